@@ -1,0 +1,109 @@
+// wx-session/express: translates Express requests to the core and back. No protocol logic here.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { WxSessionError } from '../src/errors.js';
+import {
+  REISSUED_TOKEN_HEADER, adapterPaths, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
+  type AdapterOptions, type Reply,
+} from '../src/http.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The WeChat session, when the request carried a valid token. */
+      wxSession?: WxSession;
+      /** Why there is no session (missing, invalid, expired token; store down...). */
+      wxSessionError?: ErrorCode;
+    }
+  }
+}
+
+export type { AdapterOptions };
+
+export interface WxSessionMiddleware extends RequestHandler {
+  /** Answers POST with the login protocol; mount it on any route. */
+  login: RequestHandler;
+  /** Answers with 204 after destroying the token's session. */
+  logout: RequestHandler;
+  /** Attaches `req.wxSession` when the token is valid; never answers. */
+  authenticate: RequestHandler;
+  /** Answers 401/503 unless the request has a session (authenticates itself if needed). */
+  required: RequestHandler;
+  readonly core: WxSessionCore;
+}
+
+const AUTHENTICATED = Symbol('wx-session.authenticated');
+type Marked = Request & { [AUTHENTICATED]?: true };
+
+function send(res: Response, reply: Reply): void {
+  res.status(reply.status).set(reply.headers);
+  if (reply.body === undefined) res.end();
+  else res.json(reply.body);
+}
+
+/** Delays `res.end` until changed `session.data` is saved; a failed save answers 503 if it still can. */
+function saveBeforeEnd(res: Response, session: WxSession): void {
+  const end = res.end as (...args: unknown[]) => Response;
+  res.end = function endAfterSave(this: Response, ...args: unknown[]) {
+    if (!session.dataChanged()) return end.apply(this, args);
+    session.save().then(
+      () => end.apply(this, args),
+      (error: unknown) => {
+        if (res.headersSent) return end.apply(this, args);
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        const reply = errorReply(error instanceof WxSessionError ? error : new WxSessionError('WX_STORE_UNAVAILABLE'));
+        res.status(reply.status).set({ ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' });
+        return end.call(this, JSON.stringify(reply.body));
+      },
+    );
+    return this;
+  } as Response['end'];
+}
+
+export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionMiddleware {
+  const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
+  const { loginPath, logoutPath } = adapterPaths(options);
+
+  const login: RequestHandler = (req, res, next) => {
+    handleLogin(core, { headers: req.headers, parsedBody: req.body, req }).then((reply) => send(res, reply), next);
+  };
+
+  const logout: RequestHandler = (req, res, next) => {
+    handleLogout(core, req.headers).then((reply) => send(res, reply), next);
+  };
+
+  const authenticate: RequestHandler = (req: Marked, res, next) => {
+    if (req[AUTHENTICATED]) return next();
+    req[AUTHENTICATED] = true;
+    authenticateHeaders(core, req.headers).then((result) => {
+      if (result.session) {
+        req.wxSession = result.session;
+        if (result.token) res.set(REISSUED_TOKEN_HEADER, result.token);
+        saveBeforeEnd(res, result.session);
+      } else {
+        req.wxSessionError = result.code;
+      }
+      next();
+    }, next);
+  };
+
+  const demand = (req: Request, res: Response, next: NextFunction) => {
+    if (req.wxSession) return next();
+    send(res, errorReply(req.wxSessionError ?? 'WX_SESSION_MISSING', tokenFrom(req.headers)));
+  };
+
+  const required: RequestHandler = (req: Marked, res, next) => {
+    if (req[AUTHENTICATED]) return demand(req, res, next);
+    authenticate(req, res, (error?: unknown) => (error ? next(error) : demand(req, res, next)));
+  };
+
+  const middleware = ((req: Request, res: Response, next: NextFunction) => {
+    if (req.method === 'POST') {
+      if (req.path === loginPath) return login(req, res, next);
+      if (req.path === logoutPath) return logout(req, res, next);
+    }
+    return authenticate(req, res, next);
+  }) as WxSessionMiddleware;
+  return Object.assign(middleware, { login, logout, authenticate, required, core });
+}

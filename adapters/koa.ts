@@ -1,0 +1,93 @@
+// wx-session/koa: translates Koa contexts to the core and back. No protocol logic here.
+import type { Context, Middleware, Next } from 'koa';
+import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import {
+  REISSUED_TOKEN_HEADER, adapterPaths, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
+  type AdapterOptions, type Reply,
+} from '../src/http.js';
+import { WxSessionError } from '../src/errors.js';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** The WeChat session, when the request carried a valid token. */
+    wxSession?: WxSession;
+    /** Why there is no session (missing, invalid, expired token; store down...). */
+    wxSessionError?: ErrorCode;
+  }
+}
+
+export type { AdapterOptions };
+
+export interface WxSessionKoaMiddleware extends Middleware {
+  /** Answers POST with the login protocol; mount it on any route (e.g. @koa/router). */
+  login: Middleware;
+  /** Answers with 204 after destroying the token's session. */
+  logout: Middleware;
+  /** Sets `ctx.state.wxSession` when the token is valid; never answers. */
+  authenticate: Middleware;
+  /** Answers 401/503 unless the request has a session (authenticates itself if needed). */
+  required: Middleware;
+  readonly core: WxSessionCore;
+}
+
+const AUTHENTICATED = Symbol('wx-session.authenticated');
+type Marked = Context & { [AUTHENTICATED]?: true };
+
+function send(ctx: Context, reply: Reply): void {
+  ctx.status = reply.status;
+  ctx.set(reply.headers);
+  ctx.body = reply.body === undefined ? null : reply.body;
+}
+
+export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionKoaMiddleware {
+  const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
+  const { loginPath, logoutPath } = adapterPaths(options);
+
+  const login: Middleware = async (ctx) => {
+    const parsedBody = (ctx.request as { body?: unknown }).body;
+    send(ctx, await handleLogin(core, { headers: ctx.headers, parsedBody, req: ctx.req }));
+  };
+
+  const logout: Middleware = async (ctx) => {
+    send(ctx, await handleLogout(core, ctx.headers));
+  };
+
+  const authenticate: Middleware = async (ctx: Marked, next: Next) => {
+    if (ctx[AUTHENTICATED]) return next();
+    ctx[AUTHENTICATED] = true;
+    const result = await authenticateHeaders(core, ctx.headers);
+    if (!result.session) {
+      ctx.state.wxSessionError = result.code;
+      return next();
+    }
+    const session = result.session;
+    ctx.state.wxSession = session;
+    if (result.token) ctx.set(REISSUED_TOKEN_HEADER, result.token);
+    await next();
+    if (!session.dataChanged()) return;
+    try {
+      await session.save();
+    } catch (error) {
+      if (!(error instanceof WxSessionError)) throw error;
+      send(ctx, errorReply(error));
+    }
+  };
+
+  const demand = (ctx: Context, next: Next) => {
+    if (ctx.state.wxSession) return next();
+    send(ctx, errorReply(ctx.state.wxSessionError ?? 'WX_SESSION_MISSING', tokenFrom(ctx.headers)));
+    return Promise.resolve();
+  };
+
+  const required: Middleware = (ctx: Marked, next: Next) =>
+    ctx[AUTHENTICATED] ? demand(ctx, next) : authenticate(ctx, () => demand(ctx, next));
+
+  const middleware = ((ctx: Context, next: Next) => {
+    if (ctx.method === 'POST') {
+      if (ctx.path === loginPath) return login(ctx, next);
+      if (ctx.path === logoutPath) return logout(ctx, next);
+    }
+    return authenticate(ctx, next);
+  }) as WxSessionKoaMiddleware;
+  return Object.assign(middleware, { login, logout, authenticate, required, core });
+}

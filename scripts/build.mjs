@@ -1,0 +1,13 @@
+// Builds dist/esm and dist/cjs (each with .d.ts) from the same sources with tsc.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+rmSync('dist', { recursive: true, force: true });
+for (const project of ['tsconfig.build.json', 'tsconfig.cjs.json']) {
+  execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' });
+}
+// The root package is "type": "module"; this marks the CommonJS tree as such.
+mkdirSync('dist/cjs', { recursive: true });
+writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');

@@ -1,0 +1,92 @@
+// Error codes, their HTTP statuses, and the one error class the package throws.
+
+/** Every error the package reports; keys equal values, so `ErrorCode.X === 'X'`. */
+export const ErrorCode = Object.freeze({
+  WX_CODE_MISSING: 'WX_CODE_MISSING',
+  WX_BAD_REQUEST: 'WX_BAD_REQUEST',
+  WX_PAYLOAD_TOO_LARGE: 'WX_PAYLOAD_TOO_LARGE',
+  WX_CODE_INVALID: 'WX_CODE_INVALID',
+  WX_CODE_USED: 'WX_CODE_USED',
+  WX_USER_BLOCKED: 'WX_USER_BLOCKED',
+  WX_RATE_LIMITED: 'WX_RATE_LIMITED',
+  WX_SESSION_MISSING: 'WX_SESSION_MISSING',
+  WX_SESSION_INVALID: 'WX_SESSION_INVALID',
+  WX_SESSION_EXPIRED: 'WX_SESSION_EXPIRED',
+  WX_SESSION_KEY_EXPIRED: 'WX_SESSION_KEY_EXPIRED',
+  WX_UPSTREAM_ERROR: 'WX_UPSTREAM_ERROR',
+  WX_UPSTREAM_TIMEOUT: 'WX_UPSTREAM_TIMEOUT',
+  WX_CONFIG_ERROR: 'WX_CONFIG_ERROR',
+  WX_STORE_UNAVAILABLE: 'WX_STORE_UNAVAILABLE',
+} as const);
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** HTTP status answered for each code (DESIGN.md §4). */
+export const errorStatus: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  WX_CODE_MISSING: 400,
+  WX_BAD_REQUEST: 400,
+  WX_PAYLOAD_TOO_LARGE: 413,
+  WX_CODE_INVALID: 401,
+  WX_CODE_USED: 401,
+  WX_USER_BLOCKED: 403,
+  WX_RATE_LIMITED: 429,
+  WX_SESSION_MISSING: 401,
+  WX_SESSION_INVALID: 401,
+  WX_SESSION_EXPIRED: 401,
+  WX_SESSION_KEY_EXPIRED: 401,
+  WX_UPSTREAM_ERROR: 502,
+  WX_UPSTREAM_TIMEOUT: 504,
+  WX_CONFIG_ERROR: 500,
+  WX_STORE_UNAVAILABLE: 503,
+});
+
+const defaultMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  WX_CODE_MISSING: 'login requires a code from wx.login()',
+  WX_BAD_REQUEST: 'the request is malformed',
+  WX_PAYLOAD_TOO_LARGE: 'the login body is larger than 8 KiB',
+  WX_CODE_INVALID: 'WeChat refused the login code as invalid or expired',
+  WX_CODE_USED: 'the login code has already been used',
+  WX_USER_BLOCKED: 'WeChat blocked this user as high-risk',
+  WX_RATE_LIMITED: 'too many logins for this user; retry later',
+  WX_SESSION_MISSING: 'this route requires a session token',
+  WX_SESSION_INVALID: 'the session token is invalid',
+  WX_SESSION_EXPIRED: 'the session has expired or was logged out',
+  WX_SESSION_KEY_EXPIRED: 'the WeChat session key has expired; log in again',
+  WX_UPSTREAM_ERROR: 'WeChat answered with an error',
+  WX_UPSTREAM_TIMEOUT: 'WeChat did not answer in time',
+  WX_CONFIG_ERROR: 'WeChat rejected the app credentials',
+  WX_STORE_UNAVAILABLE: 'the session store is unavailable',
+});
+
+export interface WxSessionErrorOptions {
+  message?: string;
+  /** WeChat's numeric errcode, when WeChat said it. */
+  errcode?: number;
+  cause?: unknown;
+}
+
+/** The only error type wx-session throws or answers with. Its message never holds a secret. */
+export class WxSessionError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly errcode?: number;
+
+  constructor(code: ErrorCode, options: WxSessionErrorOptions = {}) {
+    super(options.message ?? defaultMessages[code], options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WxSessionError';
+    this.code = code;
+    this.status = errorStatus[code];
+    if (options.errcode !== undefined) this.errcode = options.errcode;
+  }
+
+  /** The JSON body answered to the client. */
+  toJSON(): { code: ErrorCode; message: string; errcode?: number } {
+    return this.errcode === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, errcode: this.errcode };
+  }
+}
+
+export function isWxSessionError(value: unknown): value is WxSessionError {
+  return value instanceof WxSessionError;
+}

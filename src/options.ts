@@ -1,0 +1,142 @@
+// Options of createWxSession: defaults in one frozen object, validated once at construction.
+import type { SessionStore } from './store.js';
+
+/** A pino- or console-shaped logger. wx-session never passes it a secret. */
+export interface Logger {
+  warn(message: string, ...rest: unknown[]): void;
+  error?(message: string, ...rest: unknown[]): void;
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface CheckSessionKeyOptions {
+  /** Seconds between two checks of one session's key; 0 checks on every request. */
+  interval: number;
+}
+
+export interface WxSessionOptions {
+  /** The mini game's AppID. */
+  appId: string;
+  /** The mini game's AppSecret. Never logged, never answered. */
+  appSecret: string;
+  /** Token signing secret(s), each at least 32 characters. Signs with the first, accepts all. */
+  secret: string | readonly string[];
+  /** @default new MemoryStore() */
+  store?: SessionStore;
+  /** Session lifetime in seconds; sessions roll when less than half of it is left. @default 604800 (7 days) */
+  ttl?: number;
+  /** How often to confirm session_key with WeChat, or false for never. @default { interval: 1800 } */
+  checkSessionKey?: CheckSessionKeyOptions | false;
+  /** What a WeChat 87009 (stale session_key) does. @default 'refresh' */
+  keyExpired?: 'refresh' | 'reject';
+  /** @default 'https://api.weixin.qq.com' */
+  apiBase?: string;
+  /** Milliseconds per WeChat call. @default 5000 */
+  timeout?: number;
+  /** @default globalThis.fetch */
+  fetch?: FetchLike;
+  /** Your own access-token source (a central token service); default: stable_token, cached, single-flight. */
+  accessToken?: () => Promise<string>;
+  /** Whether the login answer includes openid/unionid. @default true */
+  exposeOpenid?: boolean;
+  /** Refuse encryptedData whose watermark is older than this many seconds. @default undefined (off) */
+  maxDataAge?: number;
+  /** Where warnings go (checksession outages, save failures). @default silent */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  appId: string;
+  appSecret: string;
+  secrets: readonly string[];
+  store: SessionStore | undefined;
+  ttlMs: number;
+  checkIntervalMs: number | false;
+  keyExpired: 'refresh' | 'reject';
+  apiBase: string;
+  timeout: number;
+  fetch: FetchLike;
+  accessToken: (() => Promise<string>) | undefined;
+  exposeOpenid: boolean;
+  maxDataAge: number | undefined;
+  logger: Logger;
+}
+
+export const defaults = Object.freeze({
+  ttl: 7 * 24 * 3600,
+  checkSessionKey: Object.freeze({ interval: 1800 }),
+  keyExpired: 'refresh' as const,
+  apiBase: 'https://api.weixin.qq.com',
+  timeout: 5000,
+  exposeOpenid: true,
+});
+
+const silent: Logger = Object.freeze({ warn() {}, error() {} });
+
+function fail(message: string): never {
+  throw new TypeError(`wx-session: ${message}`);
+}
+
+function positive(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number`);
+  return value;
+}
+
+export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') fail('options are required');
+  const { appId, appSecret } = options;
+  if (typeof appId !== 'string' || appId.length === 0) fail('appId is required');
+  if (typeof appSecret !== 'string' || appSecret.length === 0) fail('appSecret is required');
+
+  const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
+  if (!Array.isArray(secrets) || secrets.length === 0) fail('secret must be a string or a non-empty array of strings');
+  for (const s of secrets) {
+    if (typeof s !== 'string' || s.length < 32) fail('every secret must be a string of at least 32 characters');
+  }
+
+  const ttl = positive(options.ttl ?? defaults.ttl, 'ttl');
+  const timeout = positive(options.timeout ?? defaults.timeout, 'timeout');
+
+  let checkIntervalMs: number | false;
+  const check = options.checkSessionKey ?? defaults.checkSessionKey;
+  if (check === false) checkIntervalMs = false;
+  else if (check && typeof check === 'object' && typeof check.interval === 'number' && check.interval >= 0 && Number.isFinite(check.interval)) {
+    checkIntervalMs = check.interval * 1000;
+  } else fail('checkSessionKey must be false or { interval: seconds >= 0 }');
+
+  const keyExpired = options.keyExpired ?? defaults.keyExpired;
+  if (keyExpired !== 'refresh' && keyExpired !== 'reject') fail("keyExpired must be 'refresh' or 'reject'");
+
+  const apiBase = options.apiBase ?? defaults.apiBase;
+  if (typeof apiBase !== 'string' || !/^https?:\/\//.test(apiBase)) fail('apiBase must be an http(s) URL');
+
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') fail('fetch must be a function');
+  if (options.accessToken !== undefined && typeof options.accessToken !== 'function') fail('accessToken must be a function returning a promise');
+  if (options.store !== undefined) {
+    const s = options.store as Partial<SessionStore> | null;
+    if (!s || typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.destroy !== 'function') {
+      fail('store must implement get, set and destroy');
+    }
+  }
+  if (options.maxDataAge !== undefined) positive(options.maxDataAge, 'maxDataAge');
+  const logger = options.logger ?? silent;
+  if (typeof logger.warn !== 'function') fail('logger must have a warn method');
+
+  return {
+    appId,
+    appSecret,
+    secrets: Object.freeze([...secrets]),
+    store: options.store,
+    ttlMs: ttl * 1000,
+    checkIntervalMs,
+    keyExpired,
+    apiBase: apiBase.replace(/\/+$/, ''),
+    timeout,
+    fetch: fetchImpl,
+    accessToken: options.accessToken,
+    exposeOpenid: options.exposeOpenid ?? defaults.exposeOpenid,
+    maxDataAge: options.maxDataAge,
+    logger,
+  };
+}

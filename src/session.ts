@@ -1,0 +1,136 @@
+// The session object handed to route code: read-only identity, `data` saved automatically,
+// and session_key helpers. session_key is readable but never enumerable nor serialised.
+import { inspect } from 'node:util';
+import { decryptData, signPayload, verifyRawData } from './crypto.js';
+import type { SessionRecord } from './store.js';
+import type { WxSessionData } from './index.js';
+
+/** What a session needs from the core that made it. */
+export interface SessionHost {
+  readonly appId: string;
+  readonly maxDataAge: number | undefined;
+  destroy(session: WxSession): Promise<void>;
+  save(session: WxSession): Promise<void>;
+}
+
+export interface WxSessionJSON {
+  openid: string;
+  unionid?: string;
+  data: WxSessionData & Record<string, unknown>;
+  userInfo?: Record<string, unknown>;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export class WxSession {
+  /** The session id (not the token). */
+  readonly id: string;
+  #record: SessionRecord;
+  readonly #host: SessionHost;
+  #data: (WxSessionData & Record<string, unknown>) | undefined;
+  #snapshot: string | undefined;
+  #destroyed = false;
+
+  /** @internal Made by the core; route code receives it ready. */
+  constructor(id: string, record: SessionRecord, host: SessionHost) {
+    this.id = id;
+    this.#record = record;
+    this.#host = host;
+  }
+
+  get openid(): string {
+    return this.#record.openid;
+  }
+  get unionid(): string | undefined {
+    return this.#record.unionid;
+  }
+  get userInfo(): Record<string, unknown> | undefined {
+    return this.#record.userInfo;
+  }
+  get createdAt(): number {
+    return this.#record.createdAt;
+  }
+  get expiresAt(): number {
+    return this.#record.expiresAt;
+  }
+  /** WeChat's session_key, for server-side use only. Not enumerable, not in JSON. */
+  get sessionKey(): string {
+    return this.#record.sessionKey;
+  }
+
+  /** The app's own fields; changes are saved before the response is sent. */
+  get data(): WxSessionData & Record<string, unknown> {
+    if (this.#data === undefined) {
+      // Copied on first use, so a change is saved by us, not by sharing the store's object.
+      this.#snapshot = JSON.stringify(this.#record.data);
+      this.#data = JSON.parse(this.#snapshot) as WxSessionData & Record<string, unknown>;
+    }
+    return this.#data;
+  }
+  set data(value: WxSessionData & Record<string, unknown>) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw new TypeError('wx-session: session.data must be a plain object');
+    }
+    if (this.#snapshot === undefined) this.#snapshot = JSON.stringify(this.#record.data);
+    this.#data = value;
+  }
+
+  /** The login-state signature of `body` under this session's key. */
+  sign(body: string | Uint8Array): string {
+    return signPayload(body, this.sessionKey);
+  }
+
+  /** Decrypts encryptedData sent by the game (watermark appid checked). */
+  decrypt(encryptedData: string, iv: string): Record<string, unknown> {
+    return decryptData({ appId: this.#host.appId, sessionKey: this.sessionKey, encryptedData, iv, maxAge: this.#host.maxDataAge });
+  }
+
+  /** True when `signature === sha1(rawData + session_key)` (timing-safe). */
+  verifyRawData(rawData: string, signature: string): boolean {
+    return verifyRawData(rawData, signature, this.sessionKey);
+  }
+
+  /** Logs out: the token is refused from now on. */
+  async destroy(): Promise<void> {
+    this.#destroyed = true;
+    await this.#host.destroy(this);
+  }
+
+  /** Saves `data` now if it changed (the adapters also do this before answering). */
+  async save(): Promise<void> {
+    if (this.dataChanged()) await this.#host.save(this);
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** @internal True when `data` differs from what the store holds. */
+  dataChanged(): boolean {
+    if (this.#destroyed || this.#data === undefined) return false;
+    return JSON.stringify(this.#data) !== this.#snapshot;
+  }
+
+  /** @internal The record as it stands, with the current data. */
+  get record(): SessionRecord {
+    return this.#record;
+  }
+
+  /** @internal Called after the core wrote a new record for this session. */
+  replaceRecord(record: SessionRecord, dataSaved = false): void {
+    this.#record = record;
+    if (dataSaved) this.#snapshot = JSON.stringify(record.data);
+  }
+
+  toJSON(): WxSessionJSON {
+    const { openid, unionid, userInfo, createdAt, expiresAt } = this.#record;
+    const json: WxSessionJSON = { openid, data: this.data, createdAt, expiresAt };
+    if (unionid !== undefined) json.unionid = unionid;
+    if (userInfo !== undefined) json.userInfo = userInfo;
+    return json;
+  }
+
+  [inspect.custom](): string {
+    return `WxSession ${inspect({ id: this.id, ...this.toJSON() })}`;
+  }
+}

@@ -1,0 +1,905 @@
+/**
+ * A fake of WeChat's server API for tests: a real HTTP server on 127.0.0.1 that speaks the same
+ * wire protocol as `https://api.weixin.qq.com` for the endpoints wx-session uses — code2Session,
+ * access tokens (stable and classic), checkSessionKey and the signed mini-game storage APIs — and
+ * lets a test script WeChat's behaviour: login codes, session_key rotation, a clock, token expiry,
+ * and network faults (delays, hangs, HTTP errors, garbage bodies, connection resets).
+ *
+ * It has no dependencies beyond Node's built-ins and never writes to the console.
+ *
+ * @example
+ * ```ts
+ * import { startMockWeChat } from 'wx-session/testing';
+ *
+ * const mock = await startMockWeChat();
+ * const wx = createWxSession({ appId: mock.appId, appSecret: mock.appSecret, apiBase: mock.url, secret });
+ * const { token } = await wx.login(mock.issueCode('oUser1'));
+ * mock.rotateSessionKey('oUser1');            // the next checksession answers 87009
+ * mock.fault('/sns/jscode2session', { errcode: -1 }, { times: 2 });
+ * await mock.close();
+ * ```
+ *
+ * @module
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** Options of {@link startMockWeChat}. */
+export interface MockWeChatOptions {
+  /**
+   * The app's appid; requests carrying another one answer 40013.
+   * @default 'wxmock0000000000'
+   */
+  appId?: string;
+  /**
+   * The app's secret; requests carrying another one answer 40125.
+   * @default 32 random hex characters
+   */
+  appSecret?: string;
+  /**
+   * Port to listen on (127.0.0.1 only).
+   * @default 0 (a free port; read it from {@link MockWeChat.url})
+   */
+  port?: number;
+  /**
+   * How long a login code can be redeemed, in milliseconds of the mock's clock.
+   * @default 300_000 (5 minutes, as WeChat)
+   */
+  codeTtl?: number;
+  /**
+   * How long an access token lives, in seconds of the mock's clock.
+   * @default 7200 (as WeChat)
+   */
+  tokenTtl?: number;
+}
+
+/** One request the mock received, as recorded in {@link MockWeChat.calls}. Secrets are redacted. */
+export interface MockCall {
+  /** HTTP method, upper case. */
+  method: string;
+  /** Path without the query string, e.g. `/sns/jscode2session`. */
+  path: string;
+  /** Query parameters (first value of each name); `secret` and `access_token` read `'[redacted]'`. */
+  query: Record<string, string>;
+  /** The request body as UTF-8 text, with secrets redacted; absent when the body was empty or over 64 KiB. */
+  body?: string;
+  /** HTTP status answered; `0` while the request has not been answered (a hang, a pending delay). */
+  status: number;
+  /** WeChat errcode answered (`0` for a success, even where WeChat omits the field); absent when the answer had none (e.g. a non-JSON fault body). */
+  errcode?: number;
+  /** When the request arrived, in epoch ms of the mock's clock (see {@link MockWeChat.advanceTime}). */
+  at: number;
+}
+
+/**
+ * A scripted misbehaviour for one path, set with {@link MockWeChat.fault}. A fault replaces the
+ * normal handling of the call (no code is spent, no token issued), except `delay`, which answers
+ * normally afterwards.
+ */
+export type MockFault =
+  /** Answer normally after `delay` ms (real time, not the mock's clock). */
+  | { delay: number }
+  /** Never answer; the socket stays open until the client gives up or {@link MockWeChat.close} runs. */
+  | { hang: true }
+  /** Answer this HTTP status with this body (default: empty). */
+  | { status: number; body?: string }
+  /** Answer HTTP 200 with this raw body (non-JSON, truncated JSON...), labelled `application/json`. */
+  | { body: string }
+  /** Send the headers and part of a body, then destroy the socket. */
+  | { reset: true }
+  /** Answer HTTP 200 `{"errcode": errcode, "errmsg": errmsg}` (errmsg defaults to WeChat's text for that errcode). */
+  | { errcode: number; errmsg?: string };
+
+/** Options of {@link MockWeChat.issueCode}. */
+export interface MockIssueCodeOptions {
+  /** The openid's unionid, returned with this and every later code2Session answer for that openid. */
+  unionid?: string;
+  /** Redeeming this code answers this errcode (e.g. -1, 40226, 45011) instead; the code is not spent by it. */
+  errcode?: number;
+  /** With `errcode`: how many redemptions answer it before the code behaves normally. Default: all of them. */
+  times?: number;
+  /** Rotate the openid's session_key when this code is redeemed, as a real re-login may. */
+  rotate?: boolean;
+}
+
+/** Options of {@link MockWeChat.fault}. */
+export interface MockFaultOptions {
+  /** Apply the fault to the next `times` calls of the path, then drop it. Default: until {@link MockWeChat.clearFaults}. */
+  times?: number;
+}
+
+/** A running fake WeChat API server. See {@link startMockWeChat}. */
+export interface MockWeChat {
+  /** Base URL, `http://127.0.0.1:<port>`, to pass as `apiBase`. */
+  readonly url: string;
+  /** The appid the mock accepts. */
+  readonly appId: string;
+  /** The secret the mock accepts. */
+  readonly appSecret: string;
+  /**
+   * A one-time login code for `openid`, as `wx.login()` would give the game. The first code for an
+   * openid creates its session_key. The code can be redeemed once, within `codeTtl`.
+   * @param openid default: a fresh random openid (`'oMock…'`, 28 characters)
+   */
+  issueCode(openid?: string, opts?: MockIssueCodeOptions): string;
+  /**
+   * Give `openid` a new random session_key (16 random bytes, base64), as if the game called
+   * `wx.login()` on another device. The old key then fails checksession and the signed APIs with
+   * 87009. Creates the user if unknown.
+   * @returns the new session_key
+   */
+  rotateSessionKey(openid: string): string;
+  /** The current session_key of `openid`, or `undefined` if no code was ever issued for it. */
+  sessionKeyOf(openid: string): string | undefined;
+  /**
+   * Make calls to `path` (e.g. `'/sns/jscode2session'`; any query string is ignored) misbehave.
+   * Faults on one path queue up: each call takes the first queued fault; one with `times` leaves
+   * the queue after that many calls, one without stays until {@link clearFaults}.
+   * Faulted calls are recorded in {@link calls} too.
+   */
+  fault(path: string, fault: MockFault, opts?: MockFaultOptions): void;
+  /** Remove the faults of `path`, or of every path. */
+  clearFaults(path?: string): void;
+  /** Every request received, in order of arrival (a snapshot). */
+  readonly calls: readonly MockCall[];
+  /** The recorded calls to `path`. */
+  callsTo(path: string): MockCall[];
+  /** Forget the recorded calls. */
+  resetCalls(): void;
+  /** Move the mock's clock forward by `ms` (code expiry, token expiry, force_refresh limits). */
+  advanceTime(ms: number): void;
+  /** Every access token issued so far now answers 42001 (expired). */
+  expireAccessTokens(): void;
+  /** Every access token issued so far now answers 40001 (invalid). */
+  revokeAccessTokens(): void;
+  /** The most recently issued access token that is still valid (for tests). */
+  currentAccessToken(): string | undefined;
+  /** A copy of what `set_user_storage` has stored for `openid`. */
+  userStorage(openid: string): Record<string, string>;
+  /** A copy of what `setuserinteractivedata` has stored for `openid`. */
+  userInteractiveData(openid: string): Record<string, number>;
+  /** Stop the server, destroying every open socket (hanging requests included). Idempotent. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constants
+
+const DEFAULT_APP_ID = 'wxmock0000000000';
+const MAX_BODY_BYTES = 64 * 1024;
+const JSON_TYPE = 'application/json; encoding=utf-8'; // what WeChat sends
+const REDACTED = '[redacted]';
+/** A classic `/cgi-bin/token` call leaves the previous token valid this long. */
+const CLASSIC_TOKEN_GRACE_MS = 5 * 60_000;
+/** `force_refresh: true` is allowed once per 30 s and 20 times a day. */
+const FORCE_REFRESH_INTERVAL_MS = 30_000;
+const FORCE_REFRESH_PER_DAY = 20;
+const DAY_MS = 86_400_000;
+/** Mini-game user storage limits. */
+const STORAGE_MAX_PAIRS = 128;
+const STORAGE_MAX_KEY_BYTES = 128;
+const STORAGE_MAX_PAIR_BYTES = 1024;
+const INTERACTIVE_KEY = /^(?:[1-9]|[1-4][0-9]|50)$/;
+const SENSITIVE_PARAMS = new Set(['secret', 'appsecret', 'access_token']);
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** errmsg texts, close to WeChat's own. */
+const ERRMSG: Readonly<Record<number, string>> = {
+  [-1]: 'system error',
+  0: 'ok',
+  40001: 'invalid credential, access_token is invalid or not latest',
+  40002: 'invalid grant_type',
+  40003: 'invalid openid',
+  40013: 'invalid appid',
+  40014: 'invalid access_token',
+  40029: 'invalid code',
+  40097: 'invalid args',
+  40125: 'invalid appsecret',
+  40163: 'code been used',
+  40164: 'invalid ip, not in whitelist',
+  40226: 'high risk user',
+  41001: 'access_token missing',
+  41002: 'appid missing',
+  41004: 'appsecret missing',
+  41008: 'missing code',
+  42001: 'access_token expired',
+  43002: 'require POST method',
+  45009: 'reach max api daily quota limit',
+  45011: 'api minute-quota reach limit  mustslower  retry next minute',
+  47001: 'data format error',
+  87009: 'invalid signature',
+  87016: 'kv too long',
+  87017: 'over total',
+  87018: 'too many kv',
+  87019: 'key too long',
+  87081: 'invalid openid',
+  87082: 'invalid key',
+  89503: 'this call needs to be confirmed by the admin',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Internal state
+
+interface UserRecord {
+  sessionKey: string;
+  unionid?: string;
+  storage: Map<string, string>;
+  interactive: Map<string, number>;
+}
+
+interface CodeRecord {
+  openid: string;
+  issuedAt: number;
+  used: boolean;
+  rotate: boolean;
+  forcedErrcode?: number;
+  /** Forced answers left; `Infinity` = always. */
+  forcedLeft: number;
+}
+
+interface TokenRecord {
+  value: string;
+  expiresAt: number;
+  /** Set when a newer token replaced this one; invalid (40001) from then on. */
+  invalidAfter?: number;
+  /** Set by expireAccessTokens / revokeAccessTokens; the latest call wins. */
+  forced?: 'expired' | 'revoked';
+}
+
+interface FaultEntry {
+  fault: MockFault;
+  left: number;
+}
+
+/** A JSON answer: HTTP status and body. */
+interface Answer {
+  status: number;
+  json: Record<string, unknown>;
+}
+
+interface RequestContext {
+  query: Record<string, string>;
+  body: Buffer;
+}
+
+type Route = { method: 'GET' | 'POST'; handle: (ctx: RequestContext) => Answer };
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+function noop(): void {}
+
+function randomString(length: number, alphabet: string): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (const byte of bytes) out += alphabet[byte % alphabet.length];
+  return out;
+}
+
+function newSessionKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+function hmacHex(sessionKey: string, message: Buffer | string): string {
+  // WeChat keys the HMAC with the session_key *string* (its UTF-8 bytes), not its base64 decoding.
+  return createHmac('sha256', Buffer.from(sessionKey, 'utf8')).update(message).digest('hex');
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function errAnswer(errcode: number, errmsg?: string): Answer {
+  return { status: 200, json: { errcode, errmsg: errmsg ?? ERRMSG[errcode] ?? `mock errcode ${errcode}` } };
+}
+
+function okAnswer(json: Record<string, unknown>): Answer {
+  return { status: 200, json };
+}
+
+function param(query: Record<string, string>, name: string): string | undefined {
+  return Object.hasOwn(query, name) ? query[name] : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJsonObject(body: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Split a request target into path and query without ever throwing. */
+function parseTarget(raw: string | undefined): { path: string; query: Record<string, string> } {
+  let target = raw ?? '/';
+  if (!target.startsWith('/')) {
+    // absolute-form (`GET http://host/path`) or `*`
+    try {
+      const url = new URL(target);
+      target = url.pathname + url.search;
+    } catch {
+      // leave it as it is: it will answer 404
+    }
+  }
+  const mark = target.indexOf('?');
+  const path = mark < 0 ? target : target.slice(0, mark);
+  const entries = new Map<string, string>();
+  if (mark >= 0) {
+    for (const [name, value] of new URLSearchParams(target.slice(mark + 1))) {
+      if (!entries.has(name)) entries.set(name, value);
+    }
+  }
+  return { path, query: Object.fromEntries(entries) };
+}
+
+function normalizeFaultPath(path: string): string {
+  if (typeof path !== 'string' || path === '') throw new TypeError('wx-session/testing: fault path must be a non-empty string');
+  return parseTarget(path).path;
+}
+
+function checkFault(fault: MockFault): void {
+  const f: unknown = fault;
+  if (!isRecord(f)) throw new TypeError('wx-session/testing: a fault must be an object');
+  if ('delay' in f) {
+    if (typeof f.delay !== 'number' || !Number.isFinite(f.delay) || f.delay < 0) throw new TypeError('wx-session/testing: fault delay must be a number of ms >= 0');
+  } else if ('hang' in f) {
+    if (f.hang !== true) throw new TypeError('wx-session/testing: fault hang must be true');
+  } else if ('status' in f) {
+    if (typeof f.status !== 'number' || !Number.isInteger(f.status) || f.status < 200 || f.status > 599) throw new TypeError('wx-session/testing: fault status must be an HTTP status 200..599');
+    if (f.body !== undefined && typeof f.body !== 'string') throw new TypeError('wx-session/testing: fault body must be a string');
+  } else if ('body' in f) {
+    if (typeof f.body !== 'string') throw new TypeError('wx-session/testing: fault body must be a string');
+  } else if ('reset' in f) {
+    if (f.reset !== true) throw new TypeError('wx-session/testing: fault reset must be true');
+  } else if ('errcode' in f) {
+    if (typeof f.errcode !== 'number' || !Number.isInteger(f.errcode)) throw new TypeError('wx-session/testing: fault errcode must be an integer');
+    if (f.errmsg !== undefined && typeof f.errmsg !== 'string') throw new TypeError('wx-session/testing: fault errmsg must be a string');
+  } else {
+    throw new TypeError('wx-session/testing: unknown fault (expected delay, hang, status, body, reset or errcode)');
+  }
+}
+
+function checkTimes(times: number | undefined, what: string): number {
+  if (times === undefined) return Infinity;
+  if (typeof times !== 'number' || !Number.isInteger(times) || times < 1) throw new TypeError(`wx-session/testing: ${what} times must be an integer >= 1`);
+  return times;
+}
+
+function errcodeOfText(text: string): number | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isRecord(value) && typeof value.errcode === 'number' ? value.errcode : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Read the whole body, keeping at most `limit` bytes. `null` when the client went away. */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; tooLarge: boolean } | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // keep draining so the client gets a proper 413 rather than a broken pipe
+        tooLarge = true;
+        chunks.length = 0;
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    req.on('end', () => resolve({ body: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge }));
+    req.on('error', () => resolve(null));
+    req.on('close', () => resolve(null)); // no-op when 'end' came first
+  });
+}
+
+function validateOptions(options: MockWeChatOptions): Required<MockWeChatOptions> {
+  const opts: unknown = options;
+  if (!isRecord(opts)) throw new TypeError('wx-session/testing: options must be an object');
+  const { appId = DEFAULT_APP_ID, appSecret = randomBytes(16).toString('hex'), port = 0, codeTtl = 300_000, tokenTtl = 7200 } = options;
+  if (typeof appId !== 'string' || appId === '') throw new TypeError('wx-session/testing: appId must be a non-empty string');
+  if (typeof appSecret !== 'string' || appSecret === '') throw new TypeError('wx-session/testing: appSecret must be a non-empty string');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError('wx-session/testing: port must be an integer 0..65535');
+  if (typeof codeTtl !== 'number' || !(codeTtl > 0) || !Number.isFinite(codeTtl)) throw new TypeError('wx-session/testing: codeTtl must be a positive number of ms');
+  if (typeof tokenTtl !== 'number' || !(tokenTtl > 0) || !Number.isFinite(tokenTtl)) throw new TypeError('wx-session/testing: tokenTtl must be a positive number of seconds');
+  return { appId, appSecret, port, codeTtl, tokenTtl };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fake
+
+/**
+ * Start a fake WeChat API server on 127.0.0.1, faithful to WeChat's wire protocol:
+ *
+ * - `GET /sns/jscode2session` — code2Session: 40013 bad appid, 40125 bad secret, 40002 bad
+ *   grant_type, 41008 no code, 40029 unknown or expired code, 40163 code already used.
+ * - `POST /cgi-bin/stable_token` — returns the current token with its remaining `expires_in`;
+ *   `force_refresh: true` replaces it (the old one answers 40001), at most once per 30 s and 20
+ *   times a day (else 45009).
+ * - `GET /cgi-bin/token` — a new token per call; the previous one stays valid 5 more minutes.
+ * - `GET /wxa/checksession` — 0 when `signature = hex(hmac_sha256(session_key, ''))`, else 87009.
+ * - `POST /wxa/set_user_storage`, `/wxa/remove_user_storage`, `/wxa/setuserinteractivedata` —
+ *   signed with `hex(hmac_sha256(session_key, exact body bytes))`, with WeChat's limits.
+ *
+ * Errcodes come in HTTP 200 JSON bodies, as from WeChat. Access tokens are checked before anything
+ * else on the `/wxa/` APIs (41001 missing, 40001 invalid, 42001 expired). Unknown paths answer 404,
+ * wrong methods 405, bodies over 64 KiB 413 (JSON with the same number as errcode).
+ *
+ * Always `await mock.close()` when done.
+ */
+export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<MockWeChat> {
+  const { appId, appSecret, port, codeTtl, tokenTtl } = validateOptions(options);
+  const tokenTtlMs = tokenTtl * 1000;
+
+  let clockOffset = 0;
+  const now = (): number => Date.now() + clockOffset;
+
+  const users = new Map<string, UserRecord>();
+  const codes = new Map<string, CodeRecord>();
+  const tokens = new Map<string, TokenRecord>();
+  let stableCurrent: TokenRecord | undefined;
+  let classicCurrent: TokenRecord | undefined;
+  const forceRefreshes: number[] = [];
+  const faults = new Map<string, FaultEntry[]>();
+  const calls: MockCall[] = [];
+
+  // ---- users, codes, tokens
+
+  function userOf(openid: string): UserRecord {
+    let user = users.get(openid);
+    if (!user) {
+      user = { sessionKey: newSessionKey(), storage: new Map(), interactive: new Map() };
+      users.set(openid, user);
+    }
+    return user;
+  }
+
+  function rotate(user: UserRecord): string {
+    let key = newSessionKey();
+    while (key === user.sessionKey) key = newSessionKey();
+    user.sessionKey = key;
+    return key;
+  }
+
+  function issueToken(): TokenRecord {
+    const record: TokenRecord = { value: randomBytes(48).toString('base64url'), expiresAt: now() + tokenTtlMs };
+    tokens.set(record.value, record);
+    return record;
+  }
+
+  /** 0 when valid, else the errcode WeChat answers for it. */
+  function tokenState(record: TokenRecord, at: number): 0 | 40001 | 42001 {
+    if (record.forced === 'revoked') return 40001;
+    if (record.forced === 'expired') return 42001;
+    if (record.invalidAfter !== undefined && at >= record.invalidAfter) return 40001;
+    if (at >= record.expiresAt) return 42001;
+    return 0;
+  }
+
+  function checkAccessToken(query: Record<string, string>): Answer | undefined {
+    const value = param(query, 'access_token');
+    if (!value) return errAnswer(41001);
+    const record = tokens.get(value);
+    if (!record) return errAnswer(40001);
+    const state = tokenState(record, now());
+    return state === 0 ? undefined : errAnswer(state);
+  }
+
+  /** appid first, then secret, as WeChat checks them. */
+  function checkCredentials(appid: unknown, secret: unknown): Answer | undefined {
+    if (appid === undefined || appid === '') return errAnswer(41002);
+    if (appid !== appId) return errAnswer(40013);
+    if (secret === undefined || secret === '') return errAnswer(41004);
+    if (typeof secret !== 'string' || !sameText(secret, appSecret)) return errAnswer(40125);
+    return undefined;
+  }
+
+  // ---- endpoints
+
+  function code2Session({ query }: RequestContext): Answer {
+    const denied = checkCredentials(param(query, 'appid'), param(query, 'secret'));
+    if (denied) return denied;
+    if (param(query, 'grant_type') !== 'authorization_code') return errAnswer(40002);
+    const code = param(query, 'js_code');
+    if (!code) return errAnswer(41008);
+    const record = codes.get(code);
+    if (!record) return errAnswer(40029);
+    if (record.used) return errAnswer(40163);
+    if (now() - record.issuedAt >= codeTtl) return errAnswer(40029);
+    if (record.forcedErrcode !== undefined && record.forcedLeft > 0) {
+      record.forcedLeft -= 1;
+      return errAnswer(record.forcedErrcode);
+    }
+    record.used = true;
+    const user = userOf(record.openid);
+    if (record.rotate) rotate(user);
+    const json: Record<string, unknown> = { session_key: user.sessionKey, openid: record.openid };
+    if (user.unionid !== undefined) json.unionid = user.unionid;
+    return okAnswer(json);
+  }
+
+  function stableToken({ body }: RequestContext): Answer {
+    const json = parseJsonObject(body);
+    if (!json) return errAnswer(47001);
+    const denied = checkCredentials(json.appid, json.secret);
+    if (denied) return denied;
+    if (json.grant_type !== 'client_credential') return errAnswer(40002);
+    const force = json.force_refresh;
+    if (force !== undefined && typeof force !== 'boolean') return errAnswer(47001);
+    const at = now();
+    if (force) {
+      while (forceRefreshes.length > 0 && at - forceRefreshes[0]! >= DAY_MS) forceRefreshes.shift();
+      const last = forceRefreshes[forceRefreshes.length - 1];
+      if ((last !== undefined && at - last < FORCE_REFRESH_INTERVAL_MS) || forceRefreshes.length >= FORCE_REFRESH_PER_DAY) {
+        return errAnswer(45009);
+      }
+      forceRefreshes.push(at);
+      if (stableCurrent) stableCurrent.invalidAfter = Math.min(stableCurrent.invalidAfter ?? at, at);
+      stableCurrent = issueToken();
+      return okAnswer({ access_token: stableCurrent.value, expires_in: tokenTtl });
+    }
+    // While the current token is valid, every caller gets that same token and its remaining life.
+    if (stableCurrent && tokenState(stableCurrent, at) === 0 && stableCurrent.expiresAt - at >= 1000) {
+      return okAnswer({ access_token: stableCurrent.value, expires_in: Math.floor((stableCurrent.expiresAt - at) / 1000) });
+    }
+    stableCurrent = issueToken();
+    return okAnswer({ access_token: stableCurrent.value, expires_in: tokenTtl });
+  }
+
+  function classicToken({ query }: RequestContext): Answer {
+    const denied = checkCredentials(param(query, 'appid'), param(query, 'secret'));
+    if (denied) return denied;
+    if (param(query, 'grant_type') !== 'client_credential') return errAnswer(40002);
+    const at = now();
+    if (classicCurrent) classicCurrent.invalidAfter = Math.min(classicCurrent.invalidAfter ?? Infinity, at + CLASSIC_TOKEN_GRACE_MS);
+    classicCurrent = issueToken();
+    return okAnswer({ access_token: classicCurrent.value, expires_in: tokenTtl });
+  }
+
+  /** Token, openid, sig_method and signature checks shared by the `/wxa/` login-state APIs. */
+  function signedCall(ctx: RequestContext, badOpenid: number): { user: UserRecord } | Answer {
+    const denied = checkAccessToken(ctx.query);
+    if (denied) return denied;
+    const openid = param(ctx.query, 'openid');
+    const user = openid ? users.get(openid) : undefined;
+    if (!user) return errAnswer(badOpenid);
+    if (param(ctx.query, 'sig_method') !== 'hmac_sha256') return errAnswer(40097);
+    const signature = param(ctx.query, 'signature') ?? '';
+    if (!sameText(signature, hmacHex(user.sessionKey, ctx.body))) return errAnswer(87009);
+    return { user };
+  }
+
+  function checkSession(ctx: RequestContext): Answer {
+    const checked = signedCall(ctx, 40003);
+    return 'user' in checked ? errAnswer(0) : checked;
+  }
+
+  function setUserStorage(ctx: RequestContext): Answer {
+    const checked = signedCall(ctx, 40003);
+    if (!('user' in checked)) return checked;
+    const list = parseJsonObject(ctx.body)?.kv_list;
+    if (!Array.isArray(list)) return errAnswer(47001);
+    const updates = new Map<string, string>();
+    for (const item of list) {
+      if (!isRecord(item) || typeof item.key !== 'string' || typeof item.value !== 'string') return errAnswer(47001);
+      const keyBytes = Buffer.byteLength(item.key);
+      if (keyBytes === 0) return errAnswer(40097);
+      if (keyBytes > STORAGE_MAX_KEY_BYTES) return errAnswer(87019);
+      if (keyBytes + Buffer.byteLength(item.value) > STORAGE_MAX_PAIR_BYTES) return errAnswer(87016);
+      updates.set(item.key, item.value);
+    }
+    const { storage } = checked.user;
+    let total = storage.size;
+    for (const key of updates.keys()) if (!storage.has(key)) total += 1;
+    if (total > STORAGE_MAX_PAIRS) return errAnswer(87018);
+    for (const [key, value] of updates) storage.set(key, value);
+    return errAnswer(0);
+  }
+
+  function removeUserStorage(ctx: RequestContext): Answer {
+    const checked = signedCall(ctx, 40003);
+    if (!('user' in checked)) return checked;
+    const keys = parseJsonObject(ctx.body)?.key;
+    if (!Array.isArray(keys) || !keys.every((key): key is string => typeof key === 'string')) return errAnswer(47001);
+    for (const key of keys) checked.user.storage.delete(key);
+    return errAnswer(0);
+  }
+
+  function setUserInteractiveData(ctx: RequestContext): Answer {
+    const checked = signedCall(ctx, 87081);
+    if (!('user' in checked)) return checked;
+    const list = parseJsonObject(ctx.body)?.kv_list;
+    if (!Array.isArray(list)) return errAnswer(47001);
+    const updates = new Map<string, number>();
+    for (const item of list) {
+      if (!isRecord(item)) return errAnswer(47001);
+      if (typeof item.key !== 'string' || !INTERACTIVE_KEY.test(item.key)) return errAnswer(87082);
+      if (typeof item.value !== 'number' || !Number.isSafeInteger(item.value)) return errAnswer(87082);
+      updates.set(item.key, item.value);
+    }
+    for (const [key, value] of updates) checked.user.interactive.set(key, value);
+    return errAnswer(0);
+  }
+
+  const routes = new Map<string, Route>([
+    ['/sns/jscode2session', { method: 'GET', handle: code2Session }],
+    ['/cgi-bin/stable_token', { method: 'POST', handle: stableToken }],
+    ['/cgi-bin/token', { method: 'GET', handle: classicToken }],
+    ['/wxa/checksession', { method: 'GET', handle: checkSession }],
+    ['/wxa/set_user_storage', { method: 'POST', handle: setUserStorage }],
+    ['/wxa/remove_user_storage', { method: 'POST', handle: removeUserStorage }],
+    ['/wxa/setuserinteractivedata', { method: 'POST', handle: setUserInteractiveData }],
+  ]);
+
+  function route(method: string, path: string, ctx: RequestContext): Answer {
+    const found = routes.get(path);
+    if (!found) return { status: 404, json: { errcode: 404, errmsg: 'not found' } };
+    if (method !== found.method) return { status: 405, json: { errcode: 405, errmsg: `method not allowed, use ${found.method}` } };
+    return found.handle(ctx);
+  }
+
+  // ---- recording (secrets never reach the log)
+
+  function redactText(text: string): string {
+    // Guard against mangling the log with a trivially short secret.
+    return appSecret.length >= 8 ? text.split(appSecret).join(REDACTED) : text;
+  }
+
+  function redactBody(text: string): string {
+    return redactText(
+      text
+        .replace(/("(?:secret|appsecret|access_token)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, `$1"${REDACTED}"`)
+        .replace(/(^|&)(secret|appsecret|access_token)=[^&]*/g, `$1$2=${REDACTED}`),
+    );
+  }
+
+  function redactQuery(query: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(query).map(([name, value]) => [name, SENSITIVE_PARAMS.has(name) ? REDACTED : redactText(value)]));
+  }
+
+  function takeFault(path: string): MockFault | undefined {
+    const queue = faults.get(path);
+    const entry = queue?.[0];
+    if (!queue || !entry) return undefined;
+    entry.left -= 1;
+    if (entry.left <= 0) {
+      queue.shift();
+      if (queue.length === 0) faults.delete(path);
+    }
+    return entry.fault;
+  }
+
+  // ---- HTTP
+
+  let closed = false;
+  const sockets = new Set<Socket>();
+  const sleepers = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const sleeper = {
+        timer: setTimeout(() => {
+          sleepers.delete(sleeper);
+          resolve();
+        }, ms),
+        wake: resolve,
+      };
+      sleepers.add(sleeper);
+    });
+  }
+
+  function canWrite(res: ServerResponse): boolean {
+    return !closed && !res.destroyed && !res.headersSent;
+  }
+
+  function send(res: ServerResponse, call: MockCall, status: number, body: string, contentType: string, errcode: number | undefined): void {
+    call.status = status;
+    if (errcode !== undefined) call.errcode = errcode;
+    if (!canWrite(res)) return;
+    const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(body)) };
+    if (body !== '') headers['content-type'] = contentType;
+    if (status === 405) {
+      const allowed = routes.get(call.path)?.method;
+      if (allowed) headers.allow = allowed;
+    }
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  function sendAnswer(res: ServerResponse, call: MockCall, answer: Answer): void {
+    const errcode = typeof answer.json.errcode === 'number' ? answer.json.errcode : answer.status === 200 ? 0 : undefined;
+    send(res, call, answer.status, JSON.stringify(answer.json), JSON_TYPE, errcode);
+  }
+
+  async function applyFault(fault: MockFault, res: ServerResponse, call: MockCall, answerNormally: () => Answer): Promise<void> {
+    if ('delay' in fault) {
+      await sleep(fault.delay);
+      if (!closed) sendAnswer(res, call, answerNormally());
+    } else if ('hang' in fault) {
+      // Say nothing. The socket is destroyed by the client or by close().
+    } else if ('status' in fault) {
+      const body = fault.body ?? '';
+      const errcode = errcodeOfText(body);
+      send(res, call, fault.status, body, errcode === undefined ? 'text/plain; charset=utf-8' : JSON_TYPE, errcode);
+    } else if ('body' in fault) {
+      send(res, call, 200, fault.body, JSON_TYPE, errcodeOfText(fault.body));
+    } else if ('reset' in fault) {
+      call.status = 200;
+      if (!canWrite(res)) return;
+      const partial = '{"errcode":0,"errmsg":"o';
+      res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': '64' });
+      res.write(partial, () => res.socket?.destroy());
+    } else {
+      sendAnswer(res, call, errAnswer(fault.errcode, fault.errmsg));
+    }
+  }
+
+  async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.on('error', noop);
+    res.on('error', noop);
+    const method = (req.method ?? 'GET').toUpperCase();
+    const { path, query } = parseTarget(req.url);
+    const read = await readBody(req, MAX_BODY_BYTES);
+    if (read === null || closed) return; // the client went away
+    const call: MockCall = { method, path: redactText(path), query: redactQuery(query), status: 0, at: now() };
+    if (read.body.length > 0) call.body = redactBody(read.body.toString('utf8'));
+    calls.push(call);
+    if (read.tooLarge) {
+      sendAnswer(res, call, { status: 413, json: { errcode: 413, errmsg: `request body over ${MAX_BODY_BYTES} bytes` } });
+      return;
+    }
+    const answerNormally = (): Answer => route(method, path, { query, body: read.body });
+    const fault = takeFault(path);
+    if (fault) await applyFault(fault, res, call, answerNormally);
+    else sendAnswer(res, call, answerNormally());
+  }
+
+  const server: Server = createServer((req, res) => {
+    handleRequest(req, res).catch(() => {
+      // A bug in the mock must not take the test process down: answer 500 if still possible.
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(500, { 'content-type': JSON_TYPE });
+        res.end(JSON.stringify({ errcode: -1, errmsg: 'mock internal error' }));
+      }
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', noop);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_error: Error, socket: Socket) => {
+    // Unparsable HTTP: answer 400 when the socket still can, then drop it.
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      server.on('error', noop);
+      resolve();
+    });
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let closing: Promise<void> | undefined;
+
+  const mock: MockWeChat = {
+    url,
+    appId,
+    appSecret,
+
+    issueCode(openid = `oMock${randomString(23, `${ALNUM}-_`)}`, opts = {}) {
+      if (typeof openid !== 'string' || openid === '') throw new TypeError('wx-session/testing: openid must be a non-empty string');
+      const { unionid, errcode, times, rotate: rotateOnRedeem = false } = opts;
+      if (unionid !== undefined && (typeof unionid !== 'string' || unionid === '')) throw new TypeError('wx-session/testing: unionid must be a non-empty string');
+      if (errcode !== undefined && (typeof errcode !== 'number' || !Number.isInteger(errcode))) throw new TypeError('wx-session/testing: errcode must be an integer');
+      const forcedLeft = checkTimes(times, 'issueCode');
+      const user = userOf(openid);
+      if (unionid !== undefined) user.unionid = unionid;
+      let code = randomString(32, ALNUM);
+      while (codes.has(code)) code = randomString(32, ALNUM);
+      const record: CodeRecord = { openid, issuedAt: now(), used: false, rotate: rotateOnRedeem === true, forcedLeft: 0 };
+      if (errcode !== undefined && errcode !== 0) {
+        record.forcedErrcode = errcode;
+        record.forcedLeft = forcedLeft;
+      }
+      codes.set(code, record);
+      return code;
+    },
+
+    rotateSessionKey(openid) {
+      if (typeof openid !== 'string' || openid === '') throw new TypeError('wx-session/testing: openid must be a non-empty string');
+      return rotate(userOf(openid));
+    },
+
+    sessionKeyOf(openid) {
+      return users.get(openid)?.sessionKey;
+    },
+
+    fault(path, fault, opts = {}) {
+      const key = normalizeFaultPath(path);
+      checkFault(fault);
+      const left = checkTimes(opts.times, 'fault');
+      const queue = faults.get(key) ?? [];
+      queue.push({ fault: { ...fault }, left });
+      faults.set(key, queue);
+    },
+
+    clearFaults(path) {
+      if (path === undefined) faults.clear();
+      else faults.delete(normalizeFaultPath(path));
+    },
+
+    get calls() {
+      return calls.map((call) => ({ ...call, query: { ...call.query } }));
+    },
+
+    callsTo(path) {
+      const key = parseTarget(path).path;
+      return calls.filter((call) => call.path === key).map((call) => ({ ...call, query: { ...call.query } }));
+    },
+
+    resetCalls() {
+      calls.length = 0;
+    },
+
+    advanceTime(ms) {
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('wx-session/testing: advanceTime needs a number of ms >= 0');
+      clockOffset += ms;
+    },
+
+    expireAccessTokens() {
+      for (const record of tokens.values()) record.forced = 'expired';
+    },
+
+    revokeAccessTokens() {
+      for (const record of tokens.values()) record.forced = 'revoked';
+    },
+
+    currentAccessToken() {
+      const at = now();
+      let latest: string | undefined;
+      for (const record of tokens.values()) if (tokenState(record, at) === 0) latest = record.value;
+      return latest;
+    },
+
+    userStorage(openid) {
+      return Object.fromEntries(users.get(openid)?.storage ?? []);
+    },
+
+    userInteractiveData(openid) {
+      return Object.fromEntries(users.get(openid)?.interactive ?? []);
+    },
+
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        closed = true;
+        for (const sleeper of sleepers) {
+          clearTimeout(sleeper.timer);
+          sleeper.wake();
+        }
+        sleepers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        for (const socket of sockets) socket.destroy();
+      });
+      return closing;
+    },
+  };
+  return Object.freeze(mock);
+}

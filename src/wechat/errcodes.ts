@@ -1,0 +1,36 @@
+// WeChat errcodes and what each becomes (DESIGN.md §4, §6).
+import { WxSessionError, type ErrorCode } from '../errors.js';
+
+/** WeChat says the app's own credentials or settings are wrong: the operator must act. */
+export const CONFIG_ERRCODES: ReadonlySet<number> = new Set([40002, 40013, 40125, 40164, 41002, 41004, 43002, 45009, 89503]);
+
+/** The access token is invalid, expired or replaced: fetch another and retry once. */
+export const TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);
+
+/** WeChat is busy; the only errcode worth retrying. */
+export const BUSY = -1;
+
+/** The session_key no longer matches the user's (checkSessionKey, signed APIs). */
+export const KEY_EXPIRED = 87009;
+
+const byErrcode: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
+  [40029, 'WX_CODE_INVALID'],
+  [40163, 'WX_CODE_USED'],
+  [40226, 'WX_USER_BLOCKED'],
+  [45011, 'WX_RATE_LIMITED'],
+  [KEY_EXPIRED, 'WX_SESSION_KEY_EXPIRED'],
+]);
+
+/** The error for a non-zero errcode. Never includes WeChat's errmsg: it is not ours to echo. */
+export function errcodeError(errcode: number, api: string): WxSessionError {
+  if (CONFIG_ERRCODES.has(errcode)) {
+    return new WxSessionError('WX_CONFIG_ERROR', {
+      errcode,
+      message: `WeChat rejected the app configuration in ${api} (errcode ${errcode}); check appId, appSecret and the API allow-list`,
+    });
+  }
+  const code = byErrcode.get(errcode);
+  if (code) return new WxSessionError(code, { errcode });
+  const message = errcode === BUSY ? `WeChat is busy (${api}, errcode -1)` : `WeChat answered ${api} with errcode ${errcode}`;
+  return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message });
+}
