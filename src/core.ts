@@ -7,7 +7,7 @@ import { WxSession, type SessionHost } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
 import { MemoryStore } from './stores/memory.js';
 import { isWellFormedToken, newSessionId, signToken, verifyToken } from './token.js';
-import { WeChatApi } from './wechat/api.js';
+import { WeChatApi, type KeyState } from './wechat/api.js';
 
 export interface LoginExtras {
   /** From wx.getUserInfo & co; decrypted with the new session_key into `session.userInfo`. */
@@ -52,6 +52,10 @@ class Core implements WxSessionCore, SessionHost {
   readonly #store: SessionStore;
   readonly #api: WeChatApi;
   readonly config: WxSessionCore['config'];
+  /** One checkSessionKey at a time per session: concurrent requests share it. */
+  readonly #checks = new Map<string, Promise<KeyCheck>>();
+  /** After a checksession outage, checks pause until then (fail open without hammering WeChat). */
+  #checksPausedUntil = 0;
 
   constructor(options: WxSessionOptions) {
     this.#options = resolveOptions(options);
@@ -107,7 +111,7 @@ class Core implements WxSessionCore, SessionHost {
     return { token: signToken(id, this.#options.secrets[0]!), session: new WxSession(id, record, this), expiresIn: this.#options.ttlMs / 1000 };
   }
 
-  async authenticate(token: unknown, _options: AuthenticateOptions = {}): Promise<AuthResult> {
+  async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<AuthResult> {
     if (token === undefined || token === null || token === '') return { session: null, code: ErrorCode.WX_SESSION_MISSING };
     if (typeof token !== 'string' || !isWellFormedToken(token)) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
     const verified = verifyToken(token, this.#options.secrets);
@@ -128,7 +132,11 @@ class Core implements WxSessionCore, SessionHost {
     }
 
     const session = new WxSession(verified.id, record, this);
-    if (record.expiresAt - now < this.#options.ttlMs / 2) await this.#renew(session, now);
+    if (this.#keyNeedsAttention(record, now)) {
+      const failure = await this.#freshenKey(session, options.code);
+      if (failure) return { session: null, code: failure };
+    }
+    if (session.record.expiresAt - now < this.#options.ttlMs / 2) await this.#renew(session, now);
     return verified.index > 0 ? { session, token: signToken(verified.id, this.#options.secrets[0]!) } : { session };
   }
 
@@ -140,6 +148,141 @@ class Core implements WxSessionCore, SessionHost {
       await this.#store.destroy(verified.id);
     } catch (error) {
       throw storeFailure(this.#options.logger, 'destroy a session', error);
+    }
+  }
+
+  // ---- session_key freshness (DESIGN.md §3 checkSessionKey, §7 87009 policy)
+
+  #keyNeedsAttention(record: SessionRecord, now: number): boolean {
+    if (record.keyStale) return true;
+    const interval = this.#options.checkIntervalMs;
+    return interval !== false && now - (record.keyCheckedAt ?? 0) >= interval && now >= this.#checksPausedUntil;
+  }
+
+  /** Confirms the key, or applies `keyExpired` to a stale one. Returns the failure, if any. */
+  async #freshenKey(session: WxSession, code: unknown): Promise<ErrorCode | undefined> {
+    if (!session.record.keyStale) {
+      const check = await this.#sharedCheck(session);
+      if (check.record) session.replaceRecord(check.record);
+      if (check.state !== 'expired') return undefined;
+    }
+    if (this.#options.keyExpired === 'reject') {
+      await this.#store.destroy(session.id).catch((error: unknown) => storeFailure(this.#options.logger, 'destroy a session', error));
+      return ErrorCode.WX_SESSION_KEY_EXPIRED;
+    }
+    if (code === undefined || code === null || code === '') return ErrorCode.WX_SESSION_KEY_EXPIRED;
+    return this.#refreshKey(session, code);
+  }
+
+  #sharedCheck(session: WxSession): Promise<KeyCheck> {
+    let flight = this.#checks.get(session.id);
+    if (!flight) {
+      flight = this.#check(session.id, session.openid, session.sessionKey);
+      this.#checks.set(session.id, flight);
+      const done = () => this.#checks.delete(session.id);
+      flight.then(done, done);
+    }
+    return flight;
+  }
+
+  /** Never rejects: an outage of checksession lets the request through (fail open). */
+  async #check(id: string, openid: string, sessionKey: string): Promise<KeyCheck> {
+    let state: KeyState;
+    try {
+      state = await this.#api.checkSessionKey(openid, sessionKey);
+    } catch (error) {
+      const err = error instanceof WxSessionError ? error : undefined;
+      this.#options.logger.warn('wx-session: checkSessionKey failed; the request goes on with the session as it is', {
+        code: err?.code ?? 'WX_UPSTREAM_ERROR',
+        errcode: err?.errcode,
+        message: err?.message,
+      });
+      this.#checksPausedUntil = Date.now() + Math.min(this.#options.checkIntervalMs || 0, 30_000);
+      return { state: 'unknown' };
+    }
+    if (state === 'expired' && this.#options.keyExpired === 'reject') return { state };
+    const now = Date.now();
+    const record = await this.#update(id, (current) => {
+      if (current.sessionKey !== sessionKey) return current; // refreshed meanwhile
+      return state === 'valid' ? withoutStale({ ...current, keyCheckedAt: now }) : { ...current, keyStale: true };
+    }).catch((error: unknown) => {
+      storeFailure(this.#options.logger, 'record a session key check', error);
+      return undefined;
+    });
+    return { state, record };
+  }
+
+  /** Redeems a fresh login code of the same user and swaps in its session_key; same session, same token. */
+  async #refreshKey(session: WxSession, code: unknown): Promise<ErrorCode | undefined> {
+    if (typeof code !== 'string' || code.length > MAX_CODE_LENGTH) return ErrorCode.WX_BAD_REQUEST;
+    let wechat;
+    try {
+      wechat = await this.#api.code2Session(code);
+    } catch (error) {
+      if (error instanceof WxSessionError) return error.code;
+      throw error;
+    }
+    // Another user's code must not take over this session.
+    if (wechat.openid !== session.openid) return ErrorCode.WX_SESSION_INVALID;
+    const now = Date.now();
+    let record: SessionRecord | undefined;
+    try {
+      record = await this.#update(session.id, (current) =>
+        withoutStale({ ...current, sessionKey: wechat.sessionKey, keyCheckedAt: now, ...(wechat.unionid ? { unionid: wechat.unionid } : {}) }),
+      );
+    } catch (error) {
+      storeFailure(this.#options.logger, 'save a refreshed session key', error);
+      return ErrorCode.WX_STORE_UNAVAILABLE;
+    }
+    if (!record) return ErrorCode.WX_SESSION_EXPIRED;
+    session.replaceRecord(record);
+    return undefined;
+  }
+
+  /** Marks the key stale after a signed API said 87009: the next request takes the keyExpired path. */
+  async #markStale(session: WxSession, sessionKey: string): Promise<void> {
+    const record = await this.#update(session.id, (current) => (current.sessionKey === sessionKey ? { ...current, keyStale: true } : current));
+    if (record) session.replaceRecord(record);
+  }
+
+  /**
+   * Read-modify-write of the stored record, so concurrent changes to other fields are kept and a
+   * session destroyed meanwhile is not brought back. Undefined when the session is gone.
+   */
+  async #update(id: string, change: (current: SessionRecord) => SessionRecord): Promise<SessionRecord | undefined> {
+    const current = await this.#store.get(id);
+    if (!current || !(current.expiresAt > Date.now())) return undefined;
+    const next = change(current);
+    if (next !== current) await this.#store.set(id, next, next.expiresAt - Date.now());
+    return next;
+  }
+
+  async checkKey(session: WxSession): Promise<boolean> {
+    const sessionKey = session.sessionKey;
+    const state = await this.#api.checkSessionKey(session.openid, sessionKey);
+    try {
+      if (state === 'expired') {
+        await this.#markStale(session, sessionKey);
+        return false;
+      }
+      const now = Date.now();
+      const record = await this.#update(session.id, (current) => (current.sessionKey === sessionKey ? withoutStale({ ...current, keyCheckedAt: now }) : current));
+      if (record) session.replaceRecord(record);
+      return true;
+    } catch (error) {
+      throw storeFailure(this.#options.logger, 'record a session key check', error);
+    }
+  }
+
+  async signedPost(session: WxSession, path: string, payload: unknown): Promise<void> {
+    const sessionKey = session.sessionKey;
+    try {
+      await this.#api.signedPost(path, session.openid, sessionKey, payload);
+    } catch (error) {
+      if (error instanceof WxSessionError && error.code === ErrorCode.WX_SESSION_KEY_EXPIRED) {
+        await this.#markStale(session, sessionKey).catch((storeError: unknown) => storeFailure(this.#options.logger, 'mark a session key stale', storeError));
+      }
+      throw error;
     }
   }
 
@@ -172,15 +315,25 @@ class Core implements WxSessionCore, SessionHost {
     const data = JSON.parse(JSON.stringify(session.data)) as Record<string, unknown>;
     let record: SessionRecord | undefined;
     try {
-      const current = await this.#store.get(session.id);
-      if (!current || !(current.expiresAt > Date.now())) return;
-      record = { ...current, data };
-      await this.#store.set(session.id, record, record.expiresAt - Date.now());
+      record = await this.#update(session.id, (current) => ({ ...current, data }));
     } catch (error) {
       throw storeFailure(this.#options.logger, 'save session data', error);
     }
-    session.replaceRecord(record, true);
+    if (record) session.replaceRecord(record, true);
   }
+}
+
+interface KeyCheck {
+  /** 'unknown' when checksession could not answer (fail open). */
+  state: KeyState | 'unknown';
+  /** The stored record after the check, when it was written. */
+  record?: SessionRecord;
+}
+
+function withoutStale(record: SessionRecord): SessionRecord {
+  if (record.keyStale === undefined) return record;
+  const { keyStale: _stale, ...rest } = record;
+  return rest;
 }
 
 /** Creates the core that the Express and Koa adapters wrap. Validates options at once. */

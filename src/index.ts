@@ -9,6 +9,8 @@ export { MemoryStore } from './stores/memory.js';
 export type { MemoryStoreOptions } from './stores/memory.js';
 export type { SessionRecord, SessionStore } from './store.js';
 export type { WxSession, WxSessionJSON } from './session.js';
+export type { InteractiveItem, StorageItem } from './wechat/limits.js';
+export type { AccessTokenSource } from './wechat/access-token.js';
 export type { CheckSessionKeyOptions, FetchLike, Logger, WxSessionOptions } from './options.js';
 export { defaults } from './options.js';
 

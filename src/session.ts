@@ -2,6 +2,7 @@
 // and session_key helpers. session_key is readable but never enumerable nor serialised.
 import { inspect } from 'node:util';
 import { decryptData, signPayload, verifyRawData } from './crypto.js';
+import { interactiveItems, storageItems, storageKeys, type InteractiveItem, type StorageItem } from './wechat/limits.js';
 import type { SessionRecord } from './store.js';
 import type { WxSessionData } from './index.js';
 
@@ -11,6 +12,8 @@ export interface SessionHost {
   readonly maxDataAge: number | undefined;
   destroy(session: WxSession): Promise<void>;
   save(session: WxSession): Promise<void>;
+  checkKey(session: WxSession): Promise<boolean>;
+  signedPost(session: WxSession, path: string, payload: unknown): Promise<void>;
 }
 
 export interface WxSessionJSON {
@@ -88,6 +91,32 @@ export class WxSession {
   /** True when `signature === sha1(rawData + session_key)` (timing-safe). */
   verifyRawData(rawData: string, signature: string): boolean {
     return verifyRawData(rawData, signature, this.sessionKey);
+  }
+
+  /**
+   * Asks WeChat now whether this session_key is still the user's (checkSessionKey). False marks
+   * the session stale, so the next request takes the `keyExpired` path. Rejects on an outage.
+   */
+  checkKey(): Promise<boolean> {
+    return this.#host.checkKey(this);
+  }
+
+  /** Mini-game user storage (`/wxa/set_user_storage`), signed with the session_key. */
+  async setUserStorage(kvList: readonly StorageItem[]): Promise<void> {
+    const kv_list = storageItems(kvList);
+    await this.#host.signedPost(this, '/wxa/set_user_storage', { kv_list });
+  }
+
+  /** Removes user storage keys (`/wxa/remove_user_storage`). */
+  async removeUserStorage(keys: readonly string[]): Promise<void> {
+    const key = storageKeys(keys);
+    await this.#host.signedPost(this, '/wxa/remove_user_storage', { key });
+  }
+
+  /** Interactive (friend-visible) data (`/wxa/setuserinteractivedata`): keys "1".."50", integer values. */
+  async setUserInteractiveData(kvList: readonly InteractiveItem[]): Promise<void> {
+    const kv_list = interactiveItems(kvList);
+    await this.#host.signedPost(this, '/wxa/setuserinteractivedata', { kv_list });
   }
 
   /** Logs out: the token is refused from now on. */

@@ -154,6 +154,11 @@ export interface MockWeChat {
   expireAccessTokens(): void;
   /** Every access token issued so far now answers 40001 (invalid). */
   revokeAccessTokens(): void;
+  /**
+   * The current stable token now answers 40001 on every API, yet `stable_token` (without
+   * `force_refresh`) keeps returning it — the state only `force_refresh: true` repairs.
+   */
+  breakStableToken(): void;
   /** The most recently issued access token that is still valid (for tests). */
   currentAccessToken(): string | undefined;
   /** A copy of what `set_user_storage` has stored for `openid`. */
@@ -173,6 +178,9 @@ const JSON_TYPE = 'application/json; encoding=utf-8'; // what WeChat sends
 const REDACTED = '[redacted]';
 /** A classic `/cgi-bin/token` call leaves the previous token valid this long. */
 const CLASSIC_TOKEN_GRACE_MS = 5 * 60_000;
+/** stable_token issues a new token when the current one has less than this left. */
+const STABLE_RENEW_BEFORE_MS = 300_000;
+
 /** `force_refresh: true` is allowed once per 30 s and 20 times a day. */
 const FORCE_REFRESH_INTERVAL_MS = 30_000;
 const FORCE_REFRESH_PER_DAY = 20;
@@ -244,6 +252,8 @@ interface TokenRecord {
   expiresAt: number;
   /** Set when a newer token replaced this one; invalid (40001) from then on. */
   invalidAfter?: number;
+  /** Set by breakStableToken: the APIs refuse it (40001) but stable_token keeps serving it. */
+  stuck?: boolean;
   /** Set by expireAccessTokens / revokeAccessTokens; the latest call wins. */
   forced?: 'expired' | 'revoked';
 }
@@ -550,8 +560,10 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
       stableCurrent = issueToken();
       return okAnswer({ access_token: stableCurrent.value, expires_in: tokenTtl });
     }
-    // While the current token is valid, every caller gets that same token and its remaining life.
-    if (stableCurrent && tokenState(stableCurrent, at) === 0 && stableCurrent.expiresAt - at >= 1000) {
+    // While the current token is valid, every caller gets that same token and its remaining life;
+    // in its last 5 minutes WeChat hands out a new one (the old stays valid until it expires).
+    // A token broken with breakStableToken() keeps being served until a force_refresh.
+    if (stableCurrent && (stableCurrent.stuck || (tokenState(stableCurrent, at) === 0 && stableCurrent.expiresAt - at > STABLE_RENEW_BEFORE_MS))) {
       return okAnswer({ access_token: stableCurrent.value, expires_in: Math.floor((stableCurrent.expiresAt - at) / 1000) });
     }
     stableCurrent = issueToken();
@@ -867,6 +879,11 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
       for (const record of tokens.values()) record.forced = 'expired';
     },
 
+    breakStableToken() {
+      if (!stableCurrent) return;
+      stableCurrent.forced = 'revoked';
+      stableCurrent.stuck = true;
+    },
     revokeAccessTokens() {
       for (const record of tokens.values()) record.forced = 'revoked';
     },

@@ -1,7 +1,9 @@
 // The WeChat server APIs wx-session calls, on top of callWeChat.
 import { WxSessionError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { BUSY, errcodeError } from './errcodes.js';
+import { signPayload } from '../crypto.js';
+import { FunctionTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource } from './access-token.js';
+import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, errcodeError } from './errcodes.js';
 import { callWeChat, type WeChatAnswer, type WeChatRequest } from './http.js';
 
 export interface Code2SessionResult {
@@ -15,11 +17,64 @@ const BUSY_BACKOFF_MS = [100, 250];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** What checkSessionKey said of a key. Outages are thrown, not returned. */
+export type KeyState = 'valid' | 'expired';
+
 export class WeChatApi {
   readonly #options: ResolvedOptions;
+  readonly tokens: AccessTokenSource;
 
-  constructor(options: ResolvedOptions) {
+  constructor(options: ResolvedOptions, tokens?: AccessTokenSource) {
     this.#options = options;
+    this.tokens =
+      tokens ??
+      (options.accessToken
+        ? new FunctionTokenSource(options.accessToken)
+        : new StableTokenSource((force) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force)));
+  }
+
+  /**
+   * A call that needs an access token. When WeChat refuses the token (40001/40014/42001) the
+   * source renews it and the call is retried once.
+   */
+  async callWithToken(build: (accessToken: string) => WeChatRequest): Promise<WeChatAnswer> {
+    const token = await this.tokens.get();
+    const answer = await this.call(build(token));
+    if (!TOKEN_ERRCODES.has(answer.errcode ?? 0)) return answer;
+    return this.call(build(await this.tokens.renew(token)));
+  }
+
+  /** checkSessionKey: `signature = hex(hmac_sha256(session_key, ''))`. */
+  async checkSessionKey(openid: string, sessionKey: string): Promise<KeyState> {
+    const signature = signPayload('', sessionKey);
+    const answer = await this.callWithToken((accessToken) => ({
+      method: 'GET',
+      path: '/wxa/checksession',
+      query: { access_token: accessToken, signature, openid, sig_method: 'hmac_sha256' },
+    }));
+    const errcode = answer.errcode ?? 0;
+    if (errcode === 0) return 'valid';
+    if (errcode === KEY_EXPIRED) return 'expired';
+    throw errcodeError(errcode, 'checkSessionKey');
+  }
+
+  /**
+   * A login-state signed POST (user storage, interactive data): the signature covers the exact
+   * body bytes sent. 87009 -> WX_SESSION_KEY_EXPIRED; other errcodes -> WX_UPSTREAM_ERROR.
+   */
+  async signedPost(path: string, openid: string, sessionKey: string, payload: unknown): Promise<void> {
+    const body = JSON.stringify(payload);
+    const signature = signPayload(body, sessionKey);
+    const answer = await this.callWithToken((accessToken) => ({
+      method: 'POST',
+      path,
+      query: { access_token: accessToken, signature, openid, sig_method: 'hmac_sha256' },
+      body,
+    }));
+    const errcode = answer.errcode ?? 0;
+    if (errcode === 0) return;
+    if (errcode === KEY_EXPIRED || CONFIG_ERRCODES.has(errcode)) throw errcodeError(errcode, path);
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message: `WeChat answered ${path} with errcode ${errcode}` });
   }
 
   call(request: WeChatRequest): Promise<WeChatAnswer> {

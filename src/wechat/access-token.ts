@@ -1,0 +1,138 @@
+// Access tokens for the WeChat server APIs: fetched from stable_token, cached in process until
+// five minutes before expiry, one fetch at a time however many callers wait. A token WeChat
+// refuses is renewed once; force_refresh only when WeChat keeps handing back the refused token.
+import { WxSessionError } from '../errors.js';
+import { errcodeError } from './errcodes.js';
+import type { WeChatAnswer, WeChatRequest } from './http.js';
+
+/** Where the WeChat APIs get their access token. Shared by every session of a core. */
+export interface AccessTokenSource {
+  /** A token believed valid. */
+  get(): Promise<string>;
+  /** WeChat refused `rejected` (40001/40014/42001): returns another one to retry with. */
+  renew(rejected: string): Promise<string>;
+}
+
+export interface FetchedToken {
+  token: string;
+  /** Seconds the token has left, as WeChat said. */
+  expiresIn: number;
+}
+
+/** Renew this long before WeChat's expiry: stable_token hands out a new token in that window. */
+export const RENEW_BEFORE_MS = 300_000;
+/** WeChat allows force_refresh once per 30 s; we ask at most that often. */
+export const FORCE_REFRESH_INTERVAL_MS = 30_000;
+
+/** How long to keep a token WeChat gave with `expiresIn` seconds left. */
+export function cacheLifetime(expiresInSeconds: number): number {
+  const life = expiresInSeconds * 1000;
+  // Near its end a token is still kept a little, so callers do not each fetch it again.
+  return Math.max(life - RENEW_BEFORE_MS, Math.min(life / 2, 30_000));
+}
+
+/** Calls `POST /cgi-bin/stable_token`; WeChat's errcodes become WxSessionErrors. */
+export async function fetchStableToken(
+  call: (request: WeChatRequest) => Promise<WeChatAnswer>,
+  appId: string,
+  appSecret: string,
+  forceRefresh: boolean,
+): Promise<FetchedToken> {
+  const answer = await call({
+    method: 'POST',
+    path: '/cgi-bin/stable_token',
+    query: {},
+    body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: forceRefresh }),
+  });
+  const errcode = answer.errcode ?? 0;
+  if (errcode !== 0) throw errcodeError(errcode, 'stable_token');
+  const { access_token: token, expires_in: expiresIn } = answer;
+  if (typeof token !== 'string' || token.length === 0 || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'stable_token answered without access_token or expires_in' });
+  }
+  return { token, expiresIn };
+}
+
+/** The default source: stable_token cached in this process. */
+export class StableTokenSource implements AccessTokenSource {
+  readonly #fetch: (forceRefresh: boolean) => Promise<FetchedToken>;
+  #cached: { token: string; refreshAt: number } | undefined;
+  #inflight: Promise<string> | undefined;
+  #lastForce = -Infinity;
+  #forcing: Promise<string> | undefined;
+
+  constructor(fetchToken: (forceRefresh: boolean) => Promise<FetchedToken>) {
+    this.#fetch = fetchToken;
+  }
+
+  get(): Promise<string> {
+    const cached = this.#cached;
+    if (cached && Date.now() < cached.refreshAt) return Promise.resolve(cached.token);
+    return this.#load(false);
+  }
+
+  async renew(rejected: string): Promise<string> {
+    // Another caller may have renewed it already while this one's call was in flight.
+    if (this.#cached && this.#cached.token !== rejected) return this.#cached.token;
+    if (this.#forcing) return this.#forcing;
+    this.#cached = undefined;
+    const token = await this.#load(false);
+    if (token !== rejected) return token;
+    // WeChat handed back the very token it refused: only force_refresh repairs that.
+    if (this.#forcing) return this.#forcing;
+    if (Date.now() - this.#lastForce < FORCE_REFRESH_INTERVAL_MS) return token;
+    this.#lastForce = Date.now();
+    const forcing = this.#load(true);
+    this.#forcing = forcing;
+    const clear = () => {
+      if (this.#forcing === forcing) this.#forcing = undefined;
+    };
+    forcing.then(clear, clear);
+    return forcing;
+  }
+
+  /** Single flight: every caller waiting for a token shares one upstream call. */
+  #load(forceRefresh: boolean): Promise<string> {
+    if (this.#inflight && !forceRefresh) return this.#inflight;
+    const started = Date.now();
+    const flight = this.#fetch(forceRefresh).then(
+      ({ token, expiresIn }) => {
+        this.#cached = { token, refreshAt: started + cacheLifetime(expiresIn) };
+        return token;
+      },
+    );
+    this.#inflight = flight;
+    const clear = () => {
+      if (this.#inflight === flight) this.#inflight = undefined;
+    };
+    flight.then(clear, clear);
+    return flight;
+  }
+}
+
+/** The user's own token service (`accessToken` option): asked again when WeChat refuses a token. */
+export class FunctionTokenSource implements AccessTokenSource {
+  readonly #provide: () => Promise<string>;
+
+  constructor(provide: () => Promise<string>) {
+    this.#provide = provide;
+  }
+
+  async get(): Promise<string> {
+    let token: unknown;
+    try {
+      token = await this.#provide();
+    } catch (error) {
+      if (error instanceof WxSessionError) throw error;
+      throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'the accessToken option failed to provide a token', cause: error });
+    }
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'the accessToken option resolved without a token' });
+    }
+    return token;
+  }
+
+  renew(): Promise<string> {
+    return this.get();
+  }
+}
