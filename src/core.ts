@@ -60,7 +60,7 @@ class Core implements WxSessionCore, SessionHost {
   constructor(options: WxSessionOptions) {
     this.#options = resolveOptions(options);
     this.#store = this.#options.store ?? new MemoryStore();
-    this.#api = new WeChatApi(this.#options);
+    this.#api = new WeChatApi(this.#options, this.#store.accessTokens);
     this.config = Object.freeze({
       appId: this.#options.appId,
       ttl: this.#options.ttlMs / 1000,

@@ -1,5 +1,6 @@
 // The session store contract. Stores are promise-based; the TTL is passed in, and the record
 // carries `expiresAt` too, which the core checks, so a store that ignores TTL is still safe.
+import type { TokenCache } from './wechat/access-token.js';
 
 /** What a store keeps for one session. Treat it as immutable: the core writes new records. */
 export interface SessionRecord {
@@ -38,4 +39,9 @@ export interface SessionStore {
    * rolling renewal, so a renewal never overwrites data another request saved meanwhile.
    */
   touch?(id: string, ttlMs: number): Promise<void>;
+  /**
+   * Optional. A place to share the WeChat access token between instances (RedisStore has one);
+   * without it each process keeps its own.
+   */
+  readonly accessTokens?: TokenCache;
 }

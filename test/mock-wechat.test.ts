@@ -283,6 +283,8 @@ describe('mock WeChat server', () => {
     it('uses the session_key string as the HMAC key (official vectors)', () => {
       expect(sign(VECTOR_KEY, '')).to.equal('46e043c5525c2d817c44be603d30837a808a1d930d038f6fdc3e62a201fed128');
       expect(sign(VECTOR_KEY, '{"foo":"bar"}')).to.equal('654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b');
+      const decodedKey = createHmac('sha256', Buffer.from(VECTOR_KEY, 'base64')).update('{"foo":"bar"}').digest('hex');
+      expect(decodedKey).to.equal('bfa6883695fed51bb7e5897ce895842574a58f8a9cc5c4343f47c515ab337b89');
     });
 
     it('answers 0 for the right signature, 87009 after a rotation', async () => {

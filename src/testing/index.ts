@@ -1,1 +1,3 @@
 export * from './mock-wechat.js';
+export { testStore, sampleId, sampleRecord } from './store-suite.js';
+export type { TestStoreOptions } from './store-suite.js';

@@ -136,3 +136,105 @@ export class FunctionTokenSource implements AccessTokenSource {
     return this.get();
   }
 }
+
+/**
+ * Where instances share one access token, so N servers make one stable_token call per token
+ * lifetime, not N. RedisStore provides one as `store.accessTokens`.
+ */
+export interface TokenCache {
+  /** The shared token and how long it is still to be used, if any. */
+  get(appId: string): Promise<{ token: string; ttlMs: number } | undefined>;
+  set(appId: string, token: string, ttlMs: number): Promise<void>;
+  /** Forgets the shared token, only if it is still `token`. */
+  drop(appId: string, token: string): Promise<void>;
+  /** A lock that expires by itself after `ttlMs`; resolves to its release, or undefined when taken. */
+  lock(appId: string, name: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * stable_token shared through a TokenCache: the instance that takes the lock fetches, the
+ * others wait for its token. A lock whose holder died expires after `lockMs`. Should the cache
+ * itself fail, this instance fetches on its own rather than stop working.
+ */
+export class SharedTokenSource implements AccessTokenSource {
+  readonly #fetch: (forceRefresh: boolean) => Promise<FetchedToken>;
+  readonly #cache: TokenCache;
+  readonly #appId: string;
+  readonly #lockMs: number;
+  #local: { token: string; refreshAt: number } | undefined;
+  #inflight: Promise<string> | undefined;
+
+  constructor(fetchToken: (forceRefresh: boolean) => Promise<FetchedToken>, cache: TokenCache, appId: string, lockMs: number) {
+    this.#fetch = fetchToken;
+    this.#cache = cache;
+    this.#appId = appId;
+    this.#lockMs = lockMs;
+  }
+
+  get(): Promise<string> {
+    const local = this.#local;
+    if (local && Date.now() < local.refreshAt) return Promise.resolve(local.token);
+    return this.#single();
+  }
+
+  async renew(rejected: string): Promise<string> {
+    if (this.#local && this.#local.token !== rejected) return this.#local.token;
+    this.#local = undefined;
+    await this.#cache.drop(this.#appId, rejected).catch(() => {});
+    const token = await this.#single();
+    if (token !== rejected) return token;
+    // WeChat keeps handing back the refused token: one force_refresh per 30 s across instances.
+    const allowed = await this.#cache.lock(this.#appId, 'force-refresh', FORCE_REFRESH_INTERVAL_MS).catch(() => undefined);
+    if (!allowed) return token;
+    return this.#keep(await this.#fetch(true));
+  }
+
+  #single(): Promise<string> {
+    if (this.#inflight) return this.#inflight;
+    const flight = this.#obtain();
+    this.#inflight = flight;
+    const clear = () => {
+      if (this.#inflight === flight) this.#inflight = undefined;
+    };
+    flight.then(clear, clear);
+    return flight;
+  }
+
+  async #keep(fetched: FetchedToken): Promise<string> {
+    const life = cacheLifetime(fetched.expiresIn);
+    await this.#cache.set(this.#appId, fetched.token, life).catch(() => {});
+    this.#local = { token: fetched.token, refreshAt: Date.now() + life };
+    return fetched.token;
+  }
+
+  async #obtain(): Promise<string> {
+    const deadline = Date.now() + this.#lockMs + 2_000;
+    for (;;) {
+      let shared: { token: string; ttlMs: number } | undefined;
+      let release: (() => Promise<void>) | undefined;
+      try {
+        shared = await this.#cache.get(this.#appId);
+        if (!shared || !(shared.ttlMs > 0)) release = await this.#cache.lock(this.#appId, 'fetch', this.#lockMs);
+      } catch {
+        return this.#keep(await this.#fetch(false)); // the cache is down: fetch on our own
+      }
+      if (shared && shared.ttlMs > 0) {
+        this.#local = { token: shared.token, refreshAt: Date.now() + shared.ttlMs };
+        return shared.token;
+      }
+      if (release) {
+        try {
+          return await this.#keep(await this.#fetch(false));
+        } finally {
+          await release().catch(() => {});
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new WxSessionError('WX_UPSTREAM_TIMEOUT', { message: 'waited too long for another instance to fetch the access token' });
+      }
+      await sleep(50);
+    }
+  }
+}

@@ -2,7 +2,7 @@
 import { WxSessionError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { signPayload } from '../crypto.js';
-import { FunctionTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource } from './access-token.js';
+import { FunctionTokenSource, SharedTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource, type TokenCache } from './access-token.js';
 import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, errcodeError } from './errcodes.js';
 import { callWeChat, type WeChatAnswer, type WeChatRequest } from './http.js';
 
@@ -24,13 +24,13 @@ export class WeChatApi {
   readonly #options: ResolvedOptions;
   readonly tokens: AccessTokenSource;
 
-  constructor(options: ResolvedOptions, tokens?: AccessTokenSource) {
+  /** `shared`: a cache where instances share the token (the store's), when it has one. */
+  constructor(options: ResolvedOptions, shared?: TokenCache) {
     this.#options = options;
-    this.tokens =
-      tokens ??
-      (options.accessToken
-        ? new FunctionTokenSource(options.accessToken)
-        : new StableTokenSource((force) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force)));
+    const fetchToken = (force: boolean) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force);
+    if (options.accessToken) this.tokens = new FunctionTokenSource(options.accessToken);
+    else if (shared) this.tokens = new SharedTokenSource(fetchToken, shared, options.appId, Math.max(10_000, 2 * options.timeout));
+    else this.tokens = new StableTokenSource(fetchToken);
   }
 
   /**
