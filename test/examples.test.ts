@@ -1,0 +1,226 @@
+// The example servers (examples/express, examples/koa) as users run them: each app on a real
+// port in front of the mock WeChat, driven with fetch through login -> /me -> score -> logout.
+// They import the package by name (`wx-session`, resolved to dist/), so `npm run build` first.
+import { spawn } from 'node:child_process';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
+import type { WxSessionOptions } from 'wx-session';
+import { createApp as createExpressApp } from '../examples/express/server.js';
+import { createApp as createKoaApp } from '../examples/koa/server.js';
+// The README's "Testing your game server" example: its describe() runs with this file.
+import '../examples/testing/game-server.test.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECRET = 'examples-test-signing-secret-0123456789';
+
+interface Example {
+  name: string;
+  file: string;
+  handler(options: WxSessionOptions): RequestListener;
+  loginPath: string;
+  logoutPath: string;
+}
+
+const examples: Example[] = [
+  { name: 'express', file: 'examples/express/server.ts', handler: (options) => createExpressApp(options), loginPath: '/wx/login', logoutPath: '/wx/logout' },
+  { name: 'koa', file: 'examples/koa/server.ts', handler: (options) => createKoaApp(options).callback(), loginPath: '/game/login', logoutPath: '/game/logout' },
+];
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+async function call(url: string, init: { method?: string; token?: string; bearer?: string; json?: unknown; raw?: string } = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (init.token) headers['X-WX-Session'] = init.token;
+  if (init.bearer) headers.Authorization = `Bearer ${init.bearer}`;
+  if (init.json !== undefined || init.raw !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(url, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.raw ?? (init.json === undefined ? undefined : JSON.stringify(init.json)),
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = { text };
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+function listen(handler: RequestListener): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+for (const example of examples) {
+  describe(`examples/${example.name}`, () => {
+    let mock: MockWeChat;
+    let server: Server;
+    let url: string;
+
+    beforeEach(async () => {
+      mock = await startMockWeChat();
+      ({ server, url } = await listen(example.handler({ appId: mock.appId, appSecret: mock.appSecret, secret: SECRET, apiBase: mock.url, timeout: 1000 })));
+    });
+
+    afterEach(async () => {
+      await close(server);
+      await mock.close();
+    });
+
+    async function login(openid = 'oExamplePlayer000000000000001'): Promise<string> {
+      const answer = await call(url + example.loginPath, { method: 'POST', json: { code: mock.issueCode(openid) } });
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+      expect(answer.body.openid).to.equal(openid);
+      expect(answer.body).to.not.have.any.keys('session_key', 'sessionKey');
+      return answer.body.token as string;
+    }
+
+    it('answers /health without a session', async () => {
+      const answer = await call(`${url}/health`);
+      expect(answer.status).to.equal(200);
+      expect(answer.body).to.deep.equal({ ok: true });
+    });
+
+    it('logs in, reads /me, saves a score, logs out, and then refuses the token', async () => {
+      const token = await login();
+
+      const me = await call(`${url}/me`, { token });
+      expect(me.status).to.equal(200);
+      expect(me.body).to.deep.equal({ openid: 'oExamplePlayer000000000000001', data: {} });
+
+      const saved = await call(`${url}/me/score`, { method: 'POST', bearer: token, json: { score: 4200 } });
+      expect(saved.status, JSON.stringify(saved.body)).to.equal(200);
+      expect(saved.body).to.deep.equal({ score: 4200 });
+
+      const after = await call(`${url}/me`, { bearer: token });
+      expect(after.body.data).to.deep.equal({ score: 4200 });
+
+      const out = await call(url + example.logoutPath, { method: 'POST', token });
+      expect(out.status).to.equal(204);
+
+      const refused = await call(`${url}/me`, { token });
+      expect(refused.status).to.equal(401);
+      expect(refused.body.code).to.equal('WX_SESSION_EXPIRED');
+      expect(refused.headers.get('www-authenticate')).to.equal('Bearer realm="wx-session", error="invalid_token"');
+    });
+
+    it('keeps each player in their own session', async () => {
+      const first = await login('oExamplePlayer000000000000001');
+      const second = await login('oExamplePlayer000000000000002');
+      await call(`${url}/me/score`, { method: 'POST', token: first, json: { score: 1 } });
+      await call(`${url}/me/score`, { method: 'POST', token: second, json: { score: 2 } });
+      expect((await call(`${url}/me`, { token: first })).body).to.deep.equal({ openid: 'oExamplePlayer000000000000001', data: { score: 1 } });
+      expect((await call(`${url}/me`, { token: second })).body).to.deep.equal({ openid: 'oExamplePlayer000000000000002', data: { score: 2 } });
+    });
+
+    it('refuses /me and /me/score without a session', async () => {
+      const me = await call(`${url}/me`);
+      expect(me.status).to.equal(401);
+      expect(me.body.code).to.equal('WX_SESSION_MISSING');
+      const score = await call(`${url}/me/score`, { method: 'POST', json: { score: 1 } });
+      expect(score.status).to.equal(401);
+      expect(score.body.code).to.equal('WX_SESSION_MISSING');
+    });
+
+    it('refuses a score that is not a whole number >= 0, and keeps the old one', async () => {
+      const token = await login();
+      await call(`${url}/me/score`, { method: 'POST', token, json: { score: 7 } });
+      for (const body of [{ json: { score: -1 } }, { json: { score: 1.5 } }, { json: { score: '10' } }, { json: {} }, { raw: '{"score":' }]) {
+        const answer = await call(`${url}/me/score`, { method: 'POST', token, ...body });
+        expect(answer.status, JSON.stringify(body)).to.equal(400);
+      }
+      expect((await call(`${url}/me`, { token })).body.data).to.deep.equal({ score: 7 });
+    });
+
+    it('answers a login with a spent code 401 WX_CODE_USED', async () => {
+      const code = mock.issueCode('oExamplePlayer000000000000001');
+      expect((await call(url + example.loginPath, { method: 'POST', json: { code } })).status).to.equal(200);
+      const again = await call(url + example.loginPath, { method: 'POST', json: { code } });
+      expect(again.status).to.equal(401);
+      expect(again.body.code).to.equal('WX_CODE_USED');
+    });
+
+    it('runs directly: reads its options from the environment, listens on PORT, stops on SIGTERM', async function () {
+      this.timeout(20_000);
+      const child = spawn(process.execPath, ['--import', 'tsx', example.file], {
+        cwd: ROOT,
+        env: { ...process.env, PORT: '0', WX_APPID: mock.appId, WX_APPSECRET: mock.appSecret, WX_SESSION_SECRET: SECRET, WX_API_BASE: mock.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const started = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no start-up line within 15 s:\n${output}`)), 15_000);
+          child.stdout.on('data', () => {
+            const match = /listening on (http:\/\/localhost:\d+)/.exec(output);
+            if (match) {
+              clearTimeout(timer);
+              resolve(match[1]!);
+            }
+          });
+          void exited.then((code) => reject(new Error(`exited with ${code} before listening:\n${output}`)));
+        });
+        url = started;
+        expect((await call(`${url}/health`)).status).to.equal(200);
+        const token = await login();
+        expect((await call(`${url}/me`, { token })).status).to.equal(200);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited).to.equal(0);
+      expect(output).to.not.include(mock.appSecret);
+      expect(output).to.not.include(SECRET);
+    });
+
+    it('runs directly: exits 1 and says what is missing without WX_APPID & co', async function () {
+      this.timeout(20_000);
+      const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' };
+      delete env.WX_APPID;
+      delete env.WX_APPSECRET;
+      delete env.WX_SESSION_SECRET;
+      const child = spawn(process.execPath, ['--import', 'tsx', example.file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      expect(code).to.equal(1);
+      expect(stderr).to.match(/set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET/);
+    });
+  });
+}
+
+describe('examples/koa mounting', () => {
+  it('serves login on its own route, not on the default /wx/login', async () => {
+    const mock = await startMockWeChat();
+    const { server, url } = await listen(createKoaApp({ appId: mock.appId, appSecret: mock.appSecret, secret: SECRET, apiBase: mock.url }).callback());
+    try {
+      const answer = await call(`${url}/wx/login`, { method: 'POST', json: { code: mock.issueCode() } });
+      expect(answer.status).to.equal(404);
+      expect(mock.callsTo('/sns/jscode2session')).to.have.length(0);
+    } finally {
+      await close(server);
+      await mock.close();
+    }
+  });
+});
