@@ -6,6 +6,7 @@ import { resolveOptions, type ResolvedOptions, type WxSessionOptions } from './o
 import { WxSession, type SessionHost } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
 import { MemoryStore } from './stores/memory.js';
+import { LRUCache } from 'lru-cache';
 import { isWellFormedToken, newSessionId, signToken, verifyToken } from './token.js';
 import { WeChatApi, type KeyState } from './wechat/api.js';
 
@@ -54,6 +55,11 @@ class Core implements WxSessionCore, SessionHost {
   readonly config: WxSessionCore['config'];
   /** One checkSessionKey at a time per session: concurrent requests share it. */
   readonly #checks = new Map<string, Promise<KeyCheck>>();
+  /**
+   * Tokens whose signature already verified, so a busy session costs one HMAC, not one per
+   * request. Keyed by the whole token: a token differing in any character misses and is verified.
+   */
+  readonly #verified = new LRUCache<string, { id: string; index: number }>({ max: 10_000 });
   /** After a checksession outage, checks pause until then (fail open without hammering WeChat). */
   #checksPausedUntil = 0;
 
@@ -113,9 +119,14 @@ class Core implements WxSessionCore, SessionHost {
 
   async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<AuthResult> {
     if (token === undefined || token === null || token === '') return { session: null, code: ErrorCode.WX_SESSION_MISSING };
-    if (typeof token !== 'string' || !isWellFormedToken(token)) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
-    const verified = verifyToken(token, this.#options.secrets);
-    if (!verified) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+    if (typeof token !== 'string') return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+    let verified = this.#verified.get(token);
+    if (!verified) {
+      if (!isWellFormedToken(token)) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+      verified = verifyToken(token, this.#options.secrets);
+      if (!verified) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+      this.#verified.set(token, verified);
+    }
 
     let record: SessionRecord | undefined;
     try {
@@ -136,7 +147,7 @@ class Core implements WxSessionCore, SessionHost {
       const failure = await this.#freshenKey(session, options.code);
       if (failure) return { session: null, code: failure };
     }
-    if (session.record.expiresAt - now < this.#options.ttlMs / 2) await this.#renew(session, now);
+    if (session.record.expiresAt - now < this.#options.ttlMs / 2) await this.#renew(session);
     return verified.index > 0 ? { session, token: signToken(verified.id, this.#options.secrets[0]!) } : { session };
   }
 
@@ -144,6 +155,7 @@ class Core implements WxSessionCore, SessionHost {
     if (typeof token !== 'string' || !isWellFormedToken(token)) return;
     const verified = verifyToken(token, this.#options.secrets);
     if (!verified) return;
+    this.#verified.delete(token);
     try {
       await this.#store.destroy(verified.id);
     } catch (error) {
@@ -287,8 +299,9 @@ class Core implements WxSessionCore, SessionHost {
   }
 
   /** Rolling renewal: only when less than half the TTL is left, so not a write per request. */
-  async #renew(session: WxSession, now: number): Promise<void> {
+  async #renew(session: WxSession): Promise<void> {
     const ttlMs = this.#options.ttlMs;
+    const now = Date.now(); // after any key check, so the stored and answered expiry agree
     try {
       if (this.#store.touch) await this.#store.touch(session.id, ttlMs);
       else await this.#store.set(session.id, { ...session.record, expiresAt: now + ttlMs }, ttlMs);

@@ -166,7 +166,11 @@ export async function handleLogin(core: WxSessionCore, input: LoginInput): Promi
       answer.openid = session.openid;
       if (session.unionid !== undefined) answer.unionid = session.unionid;
     }
-    if (session.userInfo !== undefined) answer.userInfo = session.userInfo;
+    if (session.userInfo !== undefined) {
+      // WeChat's user object repeats openId/unionId; an app that hides them hides them there too.
+      const { openId: _openId, unionId: _unionId, ...rest } = session.userInfo;
+      answer.userInfo = core.config.exposeOpenid ? session.userInfo : rest;
+    }
     return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: answer };
   } catch (error) {
     return replyFor(error);

@@ -1,0 +1,325 @@
+// The framework-agnostic core on its own (DESIGN.md §3, §7): options validated at construction,
+// authenticate() that never throws, login/logout, the error class and codes, and a failing store
+// (WX_STORE_UNAVAILABLE), which the adapters then answer with 503.
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import { adapters, coreOptions, SECRET, startApp, type TestApp } from './helpers.js';
+import { SwitchableStore, expectErrorBody, forgeToken } from './support-wire.js';
+import { ErrorCode, WxSessionError, createWxSession, type WxSessionOptions } from '../src/index.js';
+import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
+
+/** The error a promise rejects with, or a failure if it resolves. */
+async function rejection(promise: Promise<unknown>): Promise<WxSessionError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).to.be.an.instanceOf(WxSessionError);
+    return error as WxSessionError;
+  }
+  expect.fail('expected a rejection');
+}
+
+const TABLE: Record<string, number> = {
+  WX_CODE_MISSING: 400,
+  WX_BAD_REQUEST: 400,
+  WX_PAYLOAD_TOO_LARGE: 413,
+  WX_CODE_INVALID: 401,
+  WX_CODE_USED: 401,
+  WX_USER_BLOCKED: 403,
+  WX_RATE_LIMITED: 429,
+  WX_SESSION_MISSING: 401,
+  WX_SESSION_INVALID: 401,
+  WX_SESSION_EXPIRED: 401,
+  WX_SESSION_KEY_EXPIRED: 401,
+  WX_UPSTREAM_ERROR: 502,
+  WX_UPSTREAM_TIMEOUT: 504,
+  WX_CONFIG_ERROR: 500,
+  WX_STORE_UNAVAILABLE: 503,
+};
+
+describe('core', () => {
+  let mock: MockWeChat;
+  before(async () => { mock = await startMockWeChat(); });
+  after(async () => { await mock.close(); });
+
+  describe('option validation', () => {
+    const good = (): WxSessionOptions => ({ appId: 'wxapp', appSecret: 'app-secret', secret: SECRET });
+    const bad: Array<[string, () => unknown]> = [
+      ['no options at all', () => undefined],
+      ['a missing appId', () => ({ ...good(), appId: undefined })],
+      ['an empty appId', () => ({ ...good(), appId: '' })],
+      ['a missing appSecret', () => ({ ...good(), appSecret: undefined })],
+      ['an empty appSecret', () => ({ ...good(), appSecret: '' })],
+      ['a missing secret', () => ({ ...good(), secret: undefined })],
+      ['a secret of 31 characters', () => ({ ...good(), secret: 's'.repeat(31) })],
+      ['secret: []', () => ({ ...good(), secret: [] })],
+      ['a secret array with a short one', () => ({ ...good(), secret: [SECRET, 'short-old-secret'] })],
+      ['a secret array with a non-string', () => ({ ...good(), secret: [SECRET, 42] })],
+      ["keyExpired: 'bogus'", () => ({ ...good(), keyExpired: 'bogus' })],
+      ['ttl: -1', () => ({ ...good(), ttl: -1 })],
+      ['ttl: 0', () => ({ ...good(), ttl: 0 })],
+      ['ttl: NaN', () => ({ ...good(), ttl: NaN })],
+      ["ttl: '60'", () => ({ ...good(), ttl: '60' })],
+      ['checkSessionKey: { interval: -1 }', () => ({ ...good(), checkSessionKey: { interval: -1 } })],
+      ['checkSessionKey: true', () => ({ ...good(), checkSessionKey: true })],
+      ['timeout: -5', () => ({ ...good(), timeout: -5 })],
+      ['a store without get/set/destroy', () => ({ ...good(), store: { get: async () => undefined } })],
+    ];
+    for (const [what, options] of bad) {
+      it(`throws TypeError('wx-session: ...') for ${what}`, () => {
+        expect(() => createWxSession(options() as WxSessionOptions))
+          .to.throw(TypeError)
+          .with.property('message')
+          .that.match(/^wx-session: /);
+      });
+    }
+
+    it('accepts the minimal options and the edge values', () => {
+      expect(() => createWxSession(good())).to.not.throw();
+      expect(() => createWxSession({ ...good(), secret: 's'.repeat(32) })).to.not.throw();
+      expect(() => createWxSession({ ...good(), secret: [SECRET, 'o'.repeat(32)] })).to.not.throw();
+      expect(() => createWxSession({ ...good(), checkSessionKey: false })).to.not.throw();
+      expect(() => createWxSession({ ...good(), checkSessionKey: { interval: 0 } })).to.not.throw();
+      expect(() => createWxSession({ ...good(), keyExpired: 'reject' })).to.not.throw();
+    });
+
+    it('does not put the secrets in the validation message', () => {
+      const secret = 'short-secret-xyz';
+      try {
+        createWxSession({ ...good(), appSecret: 'the-app-secret-value', secret });
+        expect.fail('expected a TypeError');
+      } catch (error) {
+        expect((error as Error).message).to.not.contain(secret).and.not.contain('the-app-secret-value');
+      }
+    });
+  });
+
+  describe('authenticate', () => {
+    const core = () => createWxSession(coreOptions(mock));
+    const garbage: Array<[string, unknown, string]> = [
+      ['undefined', undefined, 'WX_SESSION_MISSING'],
+      ['null', null, 'WX_SESSION_MISSING'],
+      ["''", '', 'WX_SESSION_MISSING'],
+      ['42', 42, 'WX_SESSION_INVALID'],
+      ['{}', {}, 'WX_SESSION_INVALID'],
+      ['[]', [], 'WX_SESSION_INVALID'],
+      ['a function', () => 'x', 'WX_SESSION_INVALID'],
+      ['a Symbol', Symbol('token'), 'WX_SESSION_INVALID'],
+      ['an object with toString', { toString: () => 'a.b' }, 'WX_SESSION_INVALID'],
+      ["'a.b'", 'a.b', 'WX_SESSION_INVALID'],
+      ["'.'", '.', 'WX_SESSION_INVALID'],
+      ['a token with an empty id', forgeToken('', SECRET), 'WX_SESSION_INVALID'],
+      ['no dot', 'abcdef', 'WX_SESSION_INVALID'],
+      ['1 MB of dots', '.'.repeat(1_000_000), 'WX_SESSION_INVALID'],
+      ['1 MB string', 'x'.repeat(1_000_000) + '.y', 'WX_SESSION_INVALID'],
+      ['control characters', 'ab\u0000c.d\n', 'WX_SESSION_INVALID'],
+      ['unicode', 'héllo.wörld', 'WX_SESSION_INVALID'],
+      ['a signed token for an unknown id', forgeToken(randomBytes(32).toString('base64url'), SECRET), 'WX_SESSION_EXPIRED'],
+    ];
+    for (const [what, token, code] of garbage) {
+      it(`never throws for ${what}: {session: null, code: ${code}}`, async () => {
+        const result = await core().authenticate(token);
+        expect(result.session).to.equal(null);
+        expect(result.code).to.equal(code);
+        expect(result.token).to.equal(undefined);
+      });
+    }
+
+    it('ignores a refresh code when the key is fine (no extra WeChat call)', async () => {
+      const c = core();
+      const { token } = await c.login(mock.issueCode('oIgnoreCode'));
+      const spare = mock.issueCode('oIgnoreCode');
+      mock.resetCalls();
+      const result = await c.authenticate(token, { code: spare });
+      expect(result.session?.openid).to.equal('oIgnoreCode');
+      expect(mock.callsTo('/sns/jscode2session')).to.have.length(0);
+    });
+  });
+
+  describe('login and logout', () => {
+    it('login(code) resolves {token, session, expiresIn}', async () => {
+      const core = createWxSession(coreOptions(mock));
+      const result = await core.login(mock.issueCode('oCoreLogin', { unionid: 'uCore' }));
+      expect(result).to.have.all.keys('token', 'session', 'expiresIn');
+      expect(result.token).to.be.a('string').and.match(/^[A-Za-z0-9._~+/=-]+\.[A-Za-z0-9+/=_-]+$/);
+      expect(result.token.length).to.be.at.most(512);
+      expect(result.expiresIn).to.equal(604800);
+      expect(result.session.openid).to.equal('oCoreLogin');
+      expect(result.session.unionid).to.equal('uCore');
+      expect(result.session.id).to.be.a('string');
+      expect(result.token).to.not.equal(result.session.id);
+      expect(result.session.data).to.deep.equal({});
+      expect(result.session.expiresAt - result.session.createdAt).to.equal(604800_000);
+      const auth = await core.authenticate(result.token);
+      expect(auth.session?.id).to.equal(result.session.id);
+      expect(auth.code).to.equal(undefined);
+    });
+
+    it('login with a ttl option reports it in expiresIn', async () => {
+      const core = createWxSession(coreOptions(mock, { ttl: 3600 }));
+      const { expiresIn, session } = await core.login(mock.issueCode());
+      expect(expiresIn).to.equal(3600);
+      expect(session.expiresAt - session.createdAt).to.equal(3600_000);
+    });
+
+    it('logout(token), then authenticate -> WX_SESSION_EXPIRED', async () => {
+      const core = createWxSession(coreOptions(mock));
+      const { token } = await core.login(mock.issueCode());
+      await core.logout(token);
+      const result = await core.authenticate(token);
+      expect(result.session).to.equal(null);
+      expect(result.code).to.equal('WX_SESSION_EXPIRED');
+    });
+
+    it('logout of nothing or garbage resolves', async () => {
+      const core = createWxSession(coreOptions(mock));
+      for (const token of [undefined, null, '', 42, 'a.b', 'x'.repeat(10_000), forgeToken('unknown', SECRET)]) {
+        await core.logout(token);
+      }
+    });
+
+    it('login rejects client mistakes with WxSessionError before calling WeChat', async () => {
+      const core = createWxSession(coreOptions(mock));
+      mock.resetCalls();
+      const missing = await rejection(core.login(undefined));
+      expect(missing.code).to.equal('WX_CODE_MISSING');
+      expect(missing.status).to.equal(400);
+      expect(missing.errcode).to.equal(undefined);
+      expect((await rejection(core.login(7))).code).to.equal('WX_BAD_REQUEST');
+      expect((await rejection(core.login('c'.repeat(257)))).code).to.equal('WX_BAD_REQUEST');
+      expect((await rejection(core.login(mock.issueCode(), { encryptedData: 'abc' }))).code).to.equal('WX_BAD_REQUEST');
+      expect(mock.callsTo('/sns/jscode2session')).to.have.length(0);
+    });
+
+    it('login rejects a WeChat refusal with WxSessionError carrying errcode', async () => {
+      const core = createWxSession(coreOptions(mock));
+      const error = await rejection(core.login('never-issued'));
+      expect(error.code).to.equal('WX_CODE_INVALID');
+      expect(error.status).to.equal(401);
+      expect(error.errcode).to.equal(40029);
+      expect(error.message).to.be.a('string').and.not.equal('');
+    });
+  });
+
+  describe('WxSessionError and ErrorCode', () => {
+    it('WxSessionError has code, status, message, errcode and cause', () => {
+      const cause = new Error('underlying');
+      const error = new WxSessionError('WX_CODE_USED', { errcode: 40163, cause, message: 'used up' });
+      expect(error).to.be.an.instanceOf(Error);
+      expect(error).to.be.an.instanceOf(WxSessionError);
+      expect(error.code).to.equal('WX_CODE_USED');
+      expect(error.status).to.equal(401);
+      expect(error.message).to.equal('used up');
+      expect(error.errcode).to.equal(40163);
+      expect(error.cause).to.equal(cause);
+      const plain = new WxSessionError('WX_RATE_LIMITED');
+      expect(plain.status).to.equal(429);
+      expect(plain.message).to.be.a('string').and.not.equal('');
+      expect(plain.errcode).to.equal(undefined);
+    });
+
+    it('every code maps to the status of the DESIGN table', () => {
+      for (const [code, status] of Object.entries(TABLE)) {
+        expect(new WxSessionError(code as ErrorCode).status, code).to.equal(status);
+      }
+    });
+
+    it('ErrorCode is frozen, its keys equal its values, and it has exactly the table codes', () => {
+      expect(Object.isFrozen(ErrorCode)).to.equal(true);
+      for (const [key, value] of Object.entries(ErrorCode)) expect(value).to.equal(key);
+      expect(Object.keys(ErrorCode).sort()).to.deep.equal(Object.keys(TABLE).sort());
+      expect(ErrorCode.WX_SESSION_EXPIRED).to.equal('WX_SESSION_EXPIRED');
+      expect(() => {
+        (ErrorCode as Record<string, string>).WX_NEW = 'WX_NEW';
+      }).to.throw(TypeError);
+    });
+  });
+
+  describe('a failing store', () => {
+    it('authenticate resolves {session: null, code: WX_STORE_UNAVAILABLE}', async () => {
+      const store = new SwitchableStore();
+      const core = createWxSession(coreOptions(mock, { store }));
+      const { token } = await core.login(mock.issueCode());
+      store.failing = true;
+      const result = await core.authenticate(token);
+      expect(result.session).to.equal(null);
+      expect(result.code).to.equal('WX_STORE_UNAVAILABLE');
+      store.heal();
+      expect((await core.authenticate(token)).session).to.not.equal(null);
+    });
+
+    it('authenticate of a forged, validly signed token against a dead store: WX_STORE_UNAVAILABLE', async () => {
+      const store = new SwitchableStore();
+      store.failing = true;
+      const core = createWxSession(coreOptions(mock, { store }));
+      const result = await core.authenticate(forgeToken('some-id', SECRET));
+      expect(result).to.deep.equal({ session: null, code: 'WX_STORE_UNAVAILABLE' });
+    });
+
+    it('login rejects with WX_STORE_UNAVAILABLE (status 503)', async () => {
+      const store = new SwitchableStore();
+      store.failing = true;
+      const core = createWxSession(coreOptions(mock, { store }));
+      const error = await rejection(core.login(mock.issueCode()));
+      expect(error.code).to.equal('WX_STORE_UNAVAILABLE');
+      expect(error.status).to.equal(503);
+      expect(error.message).to.not.contain(store.error.message);
+    });
+  });
+});
+
+for (const name of adapters) describe(`a failing store through the adapter (${name})`, () => {
+  let app: TestApp;
+  let store: SwitchableStore;
+  let token: string;
+  before(async () => {
+    store = new SwitchableStore();
+    app = await startApp(name, { core: { store } });
+  });
+  after(async () => { await app.close(); });
+  beforeEach(async () => {
+    store.heal();
+    ({ token } = await app.login());
+  });
+
+  it('a required route answers 503 WX_STORE_UNAVAILABLE', async () => {
+    store.failing = true;
+    const res = await app.http.get('/me').set('X-WX-Session', token);
+    expect(res.status).to.equal(503);
+    expectErrorBody(res.body, 'WX_STORE_UNAVAILABLE');
+    expect(res.headers).to.not.have.property('www-authenticate');
+  });
+
+  it('GET /whoami goes on and reports error WX_STORE_UNAVAILABLE', async () => {
+    store.failing = true;
+    const res = await app.http.get('/whoami').set('X-WX-Session', token);
+    expect(res.status).to.equal(200);
+    expect(res.body).to.deep.equal({ session: false, openid: null, error: 'WX_STORE_UNAVAILABLE' });
+  });
+
+  it('login answers 503 WX_STORE_UNAVAILABLE', async () => {
+    store.failing = true;
+    const res = await app.http.post('/wx/login').send({ code: app.mock.issueCode() });
+    expect(res.status).to.equal(503);
+    expectErrorBody(res.body, 'WX_STORE_UNAVAILABLE');
+    expect(res.body).to.not.have.property('token');
+  });
+
+  it('a failed save of changed data answers 503 WX_STORE_UNAVAILABLE, not the route\'s answer', async () => {
+    store.failOn.add('set');
+    const res = await app.http.post('/me/coins').set('X-WX-Session', token);
+    expect(res.status).to.equal(503);
+    expectErrorBody(res.body, 'WX_STORE_UNAVAILABLE');
+    store.heal();
+    const me = await app.http.get('/me').set('X-WX-Session', token);
+    expect(me.body.data).to.deep.equal({});
+  });
+
+  it('works again once the store is back', async () => {
+    store.failing = true;
+    await app.http.get('/me').set('X-WX-Session', token).expect(503);
+    store.heal();
+    const res = await app.http.get('/me').set('X-WX-Session', token);
+    expect(res.status).to.equal(200);
+  });
+});
