@@ -165,6 +165,8 @@ export class SharedTokenSource implements AccessTokenSource {
   readonly #lockMs: number;
   #local: { token: string; refreshAt: number } | undefined;
   #inflight: Promise<string> | undefined;
+  #forcing: Promise<string> | undefined;
+  #lastForce = -Infinity;
 
   constructor(fetchToken: (forceRefresh: boolean) => Promise<FetchedToken>, cache: TokenCache, appId: string, lockMs: number) {
     this.#fetch = fetchToken;
@@ -181,14 +183,48 @@ export class SharedTokenSource implements AccessTokenSource {
 
   async renew(rejected: string): Promise<string> {
     if (this.#local && this.#local.token !== rejected) return this.#local.token;
+    if (this.#forcing) return this.#forcing;
     this.#local = undefined;
     await this.#cache.drop(this.#appId, rejected).catch(() => {});
     const token = await this.#single();
     if (token !== rejected) return token;
-    // WeChat keeps handing back the refused token: one force_refresh per 30 s across instances.
-    const allowed = await this.#cache.lock(this.#appId, 'force-refresh', FORCE_REFRESH_INTERVAL_MS).catch(() => undefined);
-    if (!allowed) return token;
-    return this.#keep(await this.#fetch(true));
+    // WeChat keeps handing back the refused token: callers here share one forced refresh.
+    if (!this.#forcing) {
+      const forcing = this.#force(rejected);
+      this.#forcing = forcing;
+      const clear = () => {
+        if (this.#forcing === forcing) this.#forcing = undefined;
+      };
+      forcing.then(clear, clear);
+    }
+    return this.#forcing!;
+  }
+
+  /** One force_refresh per 30 s across instances; an instance that loses waits for the winner's token. */
+  async #force(rejected: string): Promise<string> {
+    let allowed: (() => Promise<void>) | undefined;
+    let cacheDown = false;
+    try {
+      allowed = await this.#cache.lock(this.#appId, 'force-refresh', FORCE_REFRESH_INTERVAL_MS);
+    } catch {
+      cacheDown = true;
+    }
+    if (cacheDown) {
+      if (Date.now() - this.#lastForce < FORCE_REFRESH_INTERVAL_MS) return rejected;
+      this.#lastForce = Date.now();
+      return this.#keep(await this.#fetch(true));
+    }
+    if (allowed) return this.#keep(await this.#fetch(true));
+    const deadline = Date.now() + this.#lockMs;
+    while (Date.now() < deadline) {
+      await sleep(50);
+      const shared = await this.#cache.get(this.#appId).catch(() => undefined);
+      if (shared && shared.token !== rejected && shared.ttlMs > 0) {
+        this.#local = { token: shared.token, refreshAt: Date.now() + shared.ttlMs };
+        return shared.token;
+      }
+    }
+    return rejected;
   }
 
   #single(): Promise<string> {
