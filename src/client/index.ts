@@ -1,0 +1,485 @@
+/**
+ * wx-session/client: the game side of wx-session, for code that runs inside a WeChat mini game
+ * or mini program. It wraps `wx.request` and `wx.uploadFile`: attaches the session token, logs in
+ * (`wx.login` + POST loginPath) when there is none, and repairs the session on the 401s of the
+ * wire protocol (DESIGN.md §4) with at most one retry.
+ *
+ * This file stands alone: plain ES2017, no imports, no Node, no other file of the package, so it
+ * can be copied into a game as it is. Its types are its own (structural subsets of WeChat's `wx`),
+ * checked against minigame-api-typings by the tests, so the published declarations need no extra
+ * package.
+ *
+ * @example
+ * ```js
+ * import { createSessionClient } from 'wx-session/client';
+ * const client = createSessionClient({ baseUrl: 'https://game.example.com' });
+ * const res = await client.request({ url: '/me' });   // logs in first when needed
+ * if (res.statusCode === 200) console.log(res.data);
+ * ```
+ *
+ * @module
+ */
+
+// Header names of the wire protocol. Duplicated from src/http.ts on purpose: this file imports nothing.
+const TOKEN_HEADER = 'X-WX-Session';
+const CODE_HEADER = 'X-WX-Code';
+const REISSUED_TOKEN_HEADER = 'x-wx-session-token'; // compared in lower case
+const KEY_EXPIRED = 'WX_SESSION_KEY_EXPIRED';
+const SESSION_CODE_PREFIX = 'WX_SESSION_';
+
+// ---------------------------------------------------------------------------------------------
+// The part of WeChat's `wx` this client uses (structural: the real `wx` fits, and so does a fake)
+
+/** A header object as `wx.request` takes and returns it (names may come back in any case). */
+export type WxHeader = Record<string, string>;
+
+/** HTTP methods `wx.request` accepts. */
+export type WxMethod = 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
+
+/** What a `wx.*` API passes to `fail`. */
+export interface WxFailResult {
+  errMsg: string;
+  errno?: number;
+}
+
+export interface WxRequestOptions {
+  url: string;
+  method?: WxMethod;
+  data?: string | object | ArrayBuffer;
+  header?: WxHeader;
+  dataType?: string;
+  responseType?: 'text' | 'arraybuffer';
+  timeout?: number;
+  success?(result: WxRequestSuccess): void;
+  fail?(error: WxFailResult): void;
+}
+
+export interface WxRequestSuccess {
+  statusCode: number;
+  data: unknown;
+  header: Record<string, unknown>;
+}
+
+export interface WxUploadFileOptions {
+  url: string;
+  filePath: string;
+  name: string;
+  header?: WxHeader;
+  formData?: Record<string, unknown>;
+  timeout?: number;
+  success?(result: WxUploadFileSuccess): void;
+  fail?(error: WxFailResult): void;
+}
+
+export interface WxUploadFileSuccess {
+  statusCode: number;
+  /** The answer body as text (WeChat does not parse it). */
+  data: string;
+  /** Not in every WeChat version's uploadFile answer; read when present. */
+  header?: Record<string, unknown>;
+}
+
+/** The members of `wx` the client calls. WeChat's own `wx` (minigame-api-typings) fits it. */
+export interface WxApi {
+  login(options: { success?(result: { code: string }): void; fail?(error: WxFailResult): void }): unknown;
+  request(options: WxRequestOptions): unknown;
+  uploadFile(options: WxUploadFileOptions): unknown;
+  getStorageSync(key: string): unknown;
+  setStorageSync(key: string, value: string): void;
+  removeStorageSync(key: string): void;
+}
+
+/**
+ * The global `wx` of a mini game / mini program, declared here (module-local) so this file needs
+ * no WeChat typings; test/client-types.test.ts checks that minigame-api-typings' `wx` fits WxApi.
+ */
+declare const wx: WxApi | undefined;
+
+// ---------------------------------------------------------------------------------------------
+// The client's own API
+
+export interface SessionClientOptions {
+  /** The game server, e.g. `'https://game.example.com'`; request URLs are relative to it. */
+  baseUrl: string;
+  /** The server's login route. @default '/wx/login' */
+  loginPath?: string;
+  /** The server's logout route. @default '/wx/logout' */
+  logoutPath?: string;
+  /** WeChat's API object. @default the global `wx` */
+  wx?: WxApi;
+  /** Where the token is kept with `wx.setStorageSync`, so a relaunched game reuses it. @default 'wx-session-token' */
+  storageKey?: string;
+}
+
+/**
+ * `wx.request`'s options, promise-style: `url` is relative to `baseUrl`; no callbacks. Options not
+ * listed here (`enableHttp2`, `enableCache`...) are passed on to `wx.request` as they are.
+ */
+export interface SessionRequestOptions extends Omit<WxRequestOptions, 'success' | 'fail'> {
+  [option: string]: unknown;
+}
+
+/** `wx.uploadFile`'s options, promise-style: `url` is relative to `baseUrl`; no callbacks. Other options are passed on. */
+export interface SessionUploadOptions extends Omit<WxUploadFileOptions, 'success' | 'fail'> {
+  [option: string]: unknown;
+}
+
+/** What `client.request` resolves with: `wx.request`'s success, for any HTTP status. */
+export interface SessionResponse<T = unknown> {
+  statusCode: number;
+  data: T;
+  header: Record<string, unknown>;
+}
+
+/** What `client.uploadFile` resolves with: `wx.uploadFile`'s success, for any HTTP status. */
+export interface SessionUploadResponse {
+  statusCode: number;
+  data: string;
+  header?: Record<string, unknown>;
+}
+
+/** The login route's answer (DESIGN.md §4). */
+export interface SessionLoginResult {
+  token: string;
+  expiresIn: number;
+  openid?: string;
+  unionid?: string;
+  userInfo?: unknown;
+  [field: string]: unknown;
+}
+
+export interface SessionClient {
+  /**
+   * `wx.request` with the session: attaches `X-WX-Session`, logs in first when there is no token,
+   * and handles the session 401s with one retry. Resolves for any HTTP status; rejects when
+   * `wx.request` or `wx.login` fails (network), and never retries anything else (5xx, 429).
+   * When an implicit login is answered with an error (e.g. 429 `WX_RATE_LIMITED`), resolves with
+   * that login answer.
+   */
+  request<T = unknown>(options: SessionRequestOptions): Promise<SessionResponse<T>>;
+  /** `wx.uploadFile` with the same session handling as `request`. `data` is the answer's text. */
+  uploadFile(options: SessionUploadOptions): Promise<SessionUploadResponse>;
+  /**
+   * Logs in now (`wx.login` + POST loginPath) and stores the token; joins a login already under
+   * way. Rejects with a {@link SessionClientError} when it fails.
+   */
+  login(): Promise<SessionLoginResult>;
+  /** POSTs logoutPath with the token, and forgets the token even when that fails. Never rejects. */
+  logout(): Promise<void>;
+  /** The stored token, if any. */
+  token(): string | undefined;
+}
+
+/**
+ * Why `client.login()` failed, or why a request could not be sent. `code` is the server's error
+ * code (e.g. `'WX_RATE_LIMITED'`), or `'LOGIN_FAILED'` when `wx.login` failed or the login answer
+ * had no token, or `'NETWORK_ERROR'` when `wx.request` / `wx.uploadFile` failed.
+ */
+export class SessionClientError extends Error {
+  /** The server's error code, or `'LOGIN_FAILED'` / `'NETWORK_ERROR'`. */
+  code: string;
+  /** The HTTP status, when the server answered. */
+  statusCode?: number;
+  /** `Retry-After` in seconds, when the answer had one (429 `WX_RATE_LIMITED`). */
+  retryAfter?: number;
+  /** WeChat's `errMsg`, when a `wx.*` call failed. */
+  errMsg?: string;
+  /** The answer body, when the server answered. */
+  data?: unknown;
+
+  constructor(code: string, message: string, details?: { statusCode?: number; retryAfter?: number; errMsg?: string; data?: unknown }) {
+    super(message);
+    this.name = 'SessionClientError';
+    this.code = code;
+    if (details) {
+      this.statusCode = details.statusCode;
+      this.retryAfter = details.retryAfter;
+      this.errMsg = details.errMsg;
+      this.data = details.data;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** The first header named `name` (lower case), whatever case the answer used. */
+function headerOf(header: Record<string, unknown> | undefined, name: string): string | undefined {
+  if (header) {
+    for (const key in header) {
+      if (key.toLowerCase() === name && header[key] != null) return String(header[key]);
+    }
+  }
+  return undefined;
+}
+
+/** The `code` of a wx-session error body, parsed or text (uploadFile, or dataType other than json). */
+function errorCodeOf(data: unknown): string | undefined {
+  if (typeof data === 'string') {
+    try {
+      data = JSON.parse(data);
+    } catch (_) {
+      return undefined;
+    }
+  }
+  const code = data && typeof data === 'object' ? (data as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A 401 that a new login may cure: any WX_SESSION_* code but the stale session_key one. */
+function isSessionCode(code: string | undefined): boolean {
+  return !!code && code !== KEY_EXPIRED && code.indexOf(SESSION_CODE_PREFIX) === 0;
+}
+
+function networkError(error: WxFailResult | undefined, what: string): SessionClientError {
+  const errMsg = (error && error.errMsg) || `${what}:fail`;
+  return new SessionClientError('NETWORK_ERROR', `wx-session/client: ${errMsg}`, { errMsg });
+}
+
+function checkPath(name: string, value: string): string {
+  if (typeof value !== 'string' || value.charAt(0) !== '/') throw new TypeError(`wx-session/client: ${name} must be a path starting with '/'`);
+  return value;
+}
+
+interface Answer {
+  statusCode: number;
+  data: unknown;
+  header?: Record<string, unknown>;
+}
+
+/** A login's outcome: the token, or the server's error answer. */
+type LoginOutcome = { token: string; result?: SessionLoginResult } | { answer: Answer };
+
+// ---------------------------------------------------------------------------------------------
+
+export function createSessionClient(options: SessionClientOptions): SessionClient {
+  if (!options || typeof options.baseUrl !== 'string' || options.baseUrl === '') throw new TypeError('wx-session/client: baseUrl is required');
+  const api: WxApi | undefined = options.wx || (typeof wx !== 'undefined' ? wx : undefined);
+  if (!api) throw new TypeError('wx-session/client: no wx object (pass options.wx outside WeChat)');
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const loginPath = checkPath('loginPath', options.loginPath || '/wx/login');
+  const logoutPath = checkPath('logoutPath', options.logoutPath || '/wx/logout');
+  const storageKey = options.storageKey || 'wx-session-token';
+
+  let memory: string | undefined;
+  let flight: Promise<LoginOutcome> | undefined;
+  /** Bumped by logout, so a login that was under way does not store its token afterwards. */
+  let epoch = 0;
+
+  const urlOf = (path: string) => baseUrl + (path.charAt(0) === '/' ? path : `/${path}`);
+
+  // ---- token storage: wx storage, with the value kept in memory if storage fails
+
+  function current(): string | undefined {
+    if (memory) return memory;
+    try {
+      const stored = api!.getStorageSync(storageKey);
+      if (typeof stored === 'string' && stored !== '') memory = stored;
+    } catch (_) {
+      // storage unreadable: no token
+    }
+    return memory;
+  }
+
+  function save(token: string): void {
+    memory = token;
+    try {
+      api!.setStorageSync(storageKey, token);
+    } catch (_) {
+      // storage full or failing: the token still lives in memory for this launch
+    }
+  }
+
+  function clear(): void {
+    memory = undefined;
+    try {
+      api!.removeStorageSync(storageKey);
+    } catch (_) {
+      // nothing more to do
+    }
+  }
+
+  // ---- promise wrappers of wx.*
+
+  function wxLogin(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const failed = (errMsg: string) => reject(new SessionClientError('LOGIN_FAILED', `wx-session/client: ${errMsg}`, { errMsg }));
+      api!.login({
+        success: (result) => (result && result.code ? resolve(result.code) : failed('wx.login gave no code')),
+        fail: (error) => failed((error && error.errMsg) || 'login:fail'),
+      });
+    });
+  }
+
+  function wxRequest(request: WxRequestOptions): Promise<WxRequestSuccess> {
+    return new Promise((resolve, reject) => {
+      request.success = resolve;
+      request.fail = (error) => reject(networkError(error, 'request'));
+      api!.request(request);
+    });
+  }
+
+  function wxUpload(upload: WxUploadFileOptions): Promise<WxUploadFileSuccess> {
+    return new Promise((resolve, reject) => {
+      upload.success = resolve;
+      upload.fail = (error) => reject(networkError(error, 'uploadFile'));
+      api!.uploadFile(upload);
+    });
+  }
+
+  // ---- login: one at a time, shared by everyone who needs it
+
+  async function doLogin(): Promise<LoginOutcome> {
+    const started = epoch;
+    const code = await wxLogin();
+    const res = await wxRequest({ url: urlOf(loginPath), method: 'POST', data: { code }, header: { 'content-type': 'application/json' } });
+    let body = res.data;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch (_) {
+        // not JSON: handled below
+      }
+    }
+    if (res.statusCode !== 200) return { answer: res };
+    const result = body as SessionLoginResult | null;
+    if (!result || typeof result !== 'object' || typeof result.token !== 'string' || result.token === '') {
+      throw new SessionClientError('LOGIN_FAILED', 'wx-session/client: the login answer has no token', { statusCode: 200, data: body });
+    }
+    if (started === epoch) save(result.token);
+    return { token: result.token, result };
+  }
+
+  function loginOnce(): Promise<LoginOutcome> {
+    if (!flight) {
+      const done = () => {
+        flight = undefined;
+      };
+      flight = doLogin();
+      flight.then(done, done);
+    }
+    return flight;
+  }
+
+  /** After `failed` was refused: reuse a token someone else got meanwhile, or log in (once). */
+  function relogin(failed: string): Promise<LoginOutcome> | LoginOutcome {
+    const now = current();
+    if (now !== undefined && now !== failed) return { token: now };
+    if (now === failed) clear();
+    return loginOnce();
+  }
+
+  // ---- the session protocol around one request
+
+  async function withSession<R extends Answer>(send: (header: WxHeader) => Promise<R>, userHeader: WxHeader | undefined, fromLogin: (answer: Answer) => R): Promise<R> {
+    const attempt = async (token: string, code?: string): Promise<R> => {
+      const header: WxHeader = {};
+      if (userHeader) {
+        for (const name in userHeader) {
+          const lower = name.toLowerCase();
+          if (lower !== 'x-wx-session' && lower !== 'x-wx-code') header[name] = userHeader[name]!;
+        }
+      }
+      header[TOKEN_HEADER] = token;
+      if (code) header[CODE_HEADER] = code;
+      const res = await send(header);
+      const reissued = headerOf(res.header, REISSUED_TOKEN_HEADER);
+      if (reissued && current() === token) save(reissued);
+      return res;
+    };
+
+    let token = current();
+    if (!token) {
+      const outcome = await loginOnce();
+      if ('answer' in outcome) return fromLogin(outcome.answer);
+      token = outcome.token;
+    }
+    const res = await attempt(token);
+    const code = res.statusCode === 401 ? errorCodeOf(res.data) : undefined;
+    let retry: R;
+    if (code === KEY_EXPIRED) {
+      // The session is fine but its session_key is stale: a fresh code lets the server repair it in place.
+      retry = await attempt(token, await wxLogin());
+    } else if (isSessionCode(code)) {
+      const outcome = await relogin(token);
+      if ('answer' in outcome) return fromLogin(outcome.answer);
+      token = outcome.token;
+      retry = await attempt(token);
+    } else {
+      return res;
+    }
+    // One retry only. If the token is still refused, forget it: the next call logs in afresh.
+    if (retry.statusCode === 401 && isSessionCode(errorCodeOf(retry.data)) && current() === token) clear();
+    return retry;
+  }
+
+  /** Copies a wx.* options object without the keys the client sets itself. */
+  function copy<T extends object>(source: T): T {
+    const target = {} as T;
+    for (const key in source) {
+      if (key !== 'success' && key !== 'fail' && key !== 'complete' && key !== 'url' && key !== 'header') target[key] = source[key];
+    }
+    return target;
+  }
+
+  return {
+    request<T = unknown>(options: SessionRequestOptions): Promise<SessionResponse<T>> {
+      const url = urlOf(options.url);
+      return withSession(
+        (header) => {
+          const request = copy(options) as WxRequestOptions;
+          request.url = url;
+          request.header = header;
+          return wxRequest(request) as Promise<SessionResponse<T>>;
+        },
+        options.header,
+        (answer) => answer as SessionResponse<T>,
+      );
+    },
+
+    uploadFile(options: SessionUploadOptions): Promise<SessionUploadResponse> {
+      const url = urlOf(options.url);
+      return withSession(
+        (header) => {
+          const upload = copy(options) as WxUploadFileOptions;
+          upload.url = url;
+          upload.header = header;
+          return wxUpload(upload);
+        },
+        options.header,
+        (answer) => ({ statusCode: answer.statusCode, data: typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data), header: answer.header }),
+      );
+    },
+
+    login(): Promise<SessionLoginResult> {
+      return loginOnce().then((outcome) => {
+        if (!('answer' in outcome)) return outcome.result!;
+        const { statusCode, data, header } = outcome.answer;
+        const retryAfter = Number(headerOf(header, 'retry-after'));
+        const code = errorCodeOf(data);
+        return Promise.reject(
+          new SessionClientError(code || 'LOGIN_FAILED', `wx-session/client: login answered ${statusCode}${code ? ` ${code}` : ''}`, {
+            statusCode,
+            data,
+            retryAfter: retryAfter >= 0 ? retryAfter : undefined,
+          }),
+        );
+      });
+    },
+
+    logout(): Promise<void> {
+      const token = current();
+      epoch++;
+      clear();
+      if (!token) return Promise.resolve();
+      const header: WxHeader = {};
+      header[TOKEN_HEADER] = token;
+      return wxRequest({ url: urlOf(logoutPath), method: 'POST', header }).then(
+        () => undefined,
+        () => undefined,
+      );
+    },
+
+    token: current,
+  };
+}
