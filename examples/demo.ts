@@ -1,7 +1,13 @@
 // What `npm start` runs: the Express example (examples/express/server.ts) in front of an
-// embedded mock WeChat, then a scripted game client that walks through the wire protocol with
-// real HTTP requests: login, an authenticated call, saving session data, logout, and the
-// refused token afterwards. It then keeps serving until Ctrl-C.
+// embedded mock WeChat, then a scripted game that walks through the wire protocol with
+// wx-session/client, the library's own client for mini-game code, on a fake `wx`
+// (examples/demo-wx.ts: codes from the mock, real HTTP with fetch, in-memory storage). Each step
+// prints what the client did under the hood: each wx.login() and each HTTP exchange.
+//
+// The story: the first request logs in by itself; a score is saved in the session; WeChat user
+// storage is written with a call signed with the session_key; the player logs in on a second
+// device, so the session_key goes stale and the client repairs the session with X-WX-Code,
+// keeping its token; logout, and the refused token afterwards. It then keeps serving until Ctrl-C.
 //
 // With WX_APPID, WX_APPSECRET and WX_SESSION_SECRET all set it serves the same example against
 // the real WeChat API instead (WX_API_BASE overrides the address) and skips the walk-through.
@@ -12,19 +18,29 @@
 //   DEMO_MOCK_SECRET  the mock WeChat's appSecret (default: random)
 //
 // The walk-through is a list of steps sharing one context; add a step to tell another story.
-// It never prints a secret: tokens are shortened, session_key and appSecret are never shown.
+// It never prints a secret: tokens, codes and signatures are shortened, session_key and appSecret
+// are never shown.
+//
+// wx-session/client is imported by name: it resolves to dist/ (package exports), so the demo runs
+// after `npm run build`, as `npm start` does.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import type { WxSessionOptions } from 'wx-session';
+import { signPayload, type WxSessionOptions } from 'wx-session';
+import { createSessionClient, type SessionClient } from 'wx-session/client';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
+import { demoWx, shorten, showJson, watchWx, type Exchange, type WatchedWx } from './demo-wx.js';
 import { createApp, optionsFromEnv } from './express/server.js';
+
+export { shorten } from './demo-wx.js';
 
 /** The player of the walk-through, as the mock WeChat knows them. */
 const OPENID = 'oDemoPlayer00000000000000001';
 /** A second player, for the code printed to try the server by hand. */
 const SECOND_OPENID = 'oDemoPlayer00000000000000002';
+/** Where wx-session/client keeps its token in wx storage (its default storageKey). */
+const TOKEN_STORAGE_KEY = 'wx-session-token';
 
 // ---------------------------------------------------------------------------------------------
 // The walk-through
@@ -33,6 +49,11 @@ const SECOND_OPENID = 'oDemoPlayer00000000000000002';
 export interface DemoContext {
   baseUrl: string;
   mock: MockWeChat;
+  /** The game's `wx` (fake, watched) and its wx-session/client, made on first use. */
+  wx?: WatchedWx;
+  client?: SessionClient;
+  /** How many of mock.calls (the game server's calls to WeChat) were printed. */
+  wechatPrinted?: number;
   /** The session token the game holds, once logged in. */
   token?: string;
   openid?: string;
@@ -55,15 +76,6 @@ interface Answer {
   json: Record<string, unknown>;
 }
 
-/** A token as the demo prints it: enough to recognise, not enough to use. */
-export function shorten(token: string): string {
-  return `${token.slice(0, 8)}… (${token.length} chars)`;
-}
-
-function show(value: unknown): string {
-  return JSON.stringify(value, (key, v: unknown) => (key === 'token' && typeof v === 'string' ? shorten(v) : v));
-}
-
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
@@ -72,14 +84,17 @@ function checkStatus(answer: Answer, status: number): void {
   check(answer.status === status, `expected HTTP ${status}, got ${answer.status} ${answer.text}`);
 }
 
-/** One HTTP request from the game, printed as `-> request` and `<- answer`. */
+/**
+ * One HTTP request sent by hand with fetch, not through the client (to show the server's own
+ * answer), printed as `-> request` and `<- answer`.
+ */
 async function request(ctx: DemoContext, method: string, path: string, options: { token?: string; json?: unknown } = {}): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers['X-WX-Session'] = options.token;
   if (options.json !== undefined) headers['Content-Type'] = 'application/json';
   const sent = [`-> ${method} ${path}`];
   if (options.token !== undefined) sent.push(`X-WX-Session: ${shorten(options.token)}`);
-  if (options.json !== undefined) sent.push(show(options.json));
+  if (options.json !== undefined) sent.push(showJson(options.json));
   ctx.log(sent.join('  '));
 
   const response = await fetch(ctx.baseUrl + path, {
@@ -95,76 +110,165 @@ async function request(ctx: DemoContext, method: string, path: string, options: 
     parsed = undefined;
   }
   const json = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  ctx.log(`<- ${response.status}${text === '' ? '' : `  ${parsed === undefined ? text : show(parsed)}`}`);
+  logWeChatCalls(ctx);
+  ctx.log(`<- ${response.status}${text === '' ? '' : `  ${parsed === undefined ? text : showJson(parsed)}`}`);
   return { status: response.status, headers: response.headers, text, json };
 }
 
-function loggedIn(ctx: DemoContext): string {
-  check(ctx.token !== undefined, 'no token: the login step did not run');
-  return ctx.token;
+/** Prints the calls the game server made to WeChat since the last ones printed. */
+function logWeChatCalls(ctx: DemoContext): void {
+  const calls = ctx.mock.calls;
+  for (const call of calls.slice(ctx.wechatPrinted ?? 0)) {
+    ctx.log(`      server -> WeChat: ${call.method} ${call.path}  errcode ${call.errcode ?? '(none)'}`);
+  }
+  ctx.wechatPrinted = calls.length;
+}
+
+/**
+ * The game: the player's fake `wx`, watched (its lines indented under the step's, with the
+ * server's calls to WeChat printed before each answer), and the client on it.
+ */
+function game(ctx: DemoContext): { wx: WatchedWx; client: SessionClient } {
+  if (!ctx.wx || !ctx.client) {
+    ctx.wechatPrinted = ctx.mock.calls.length;
+    ctx.wx = watchWx(demoWx(ctx.mock, OPENID), (line) => ctx.log(`   ${line}`), { beforeAnswer: () => logWeChatCalls(ctx) });
+    ctx.client = createSessionClient({ baseUrl: ctx.baseUrl, wx: ctx.wx });
+  }
+  return { wx: ctx.wx, client: ctx.client };
+}
+
+/** The game, once the first step logged it in. */
+function loggedIn(ctx: DemoContext): { wx: WatchedWx; client: SessionClient; token: string } {
+  check(ctx.token !== undefined && ctx.client !== undefined, 'no token: the first step did not run');
+  return { ...game(ctx), token: ctx.token };
+}
+
+/** What one exchange was, for a failure message. */
+function describe(exchange: Exchange | undefined): string {
+  if (!exchange) return 'nothing';
+  return `${exchange.method} ${exchange.path} -> ${exchange.status}${exchange.errorCode ? ` ${exchange.errorCode}` : ''}${exchange.sentCode ? ' (with X-WX-Code)' : ''}`;
 }
 
 export const steps: readonly Step[] = [
   {
-    title: 'Log in: the game gets a code from wx.login() and posts it to /wx/login',
+    title: 'The first request logs in by itself: client.request GET /me runs wx.login() and POST /wx/login first',
     async run(ctx) {
-      const code = ctx.mock.issueCode(OPENID);
-      ctx.log(`wx.login() gave the game the one-time code ${code}`);
-      const answer = await request(ctx, 'POST', '/wx/login', { json: { code } });
-      checkStatus(answer, 200);
-      const { token, openid } = answer.json;
-      check(typeof token === 'string' && token.length > 0, 'the login answer has no token');
-      check(openid === OPENID, `the login answer names openid ${String(openid)}, not ${OPENID}`);
+      const { wx, client } = game(ctx);
+      check(client.token() === undefined, 'the game already holds a token');
+      ctx.log("client.request({ url: '/me' }) with no token stored; under the hood:");
+      const res = await client.request<{ openid?: unknown }>({ url: '/me' });
+      const [login, me, ...more] = wx.exchanges;
+      check(wx.logins === 1, `expected one wx.login(), got ${wx.logins}`);
+      check(login?.method === 'POST' && login.path === '/wx/login' && login.status === 200, `expected POST /wx/login -> 200 first, got ${describe(login)}`);
+      check(me?.method === 'GET' && me.path === '/me' && me.status === 200 && !me.sentCode, `expected GET /me -> 200 next, got ${describe(me)}`);
+      check(more.length === 0, `unexpected requests: ${more.map(describe).join(', ')}`);
+      check(res.statusCode === 200, `client.request resolved ${res.statusCode}, not 200`);
+      check(res.data.openid === OPENID, `GET /me answered openid ${String(res.data.openid)}, not ${OPENID}`);
+      const token = client.token();
+      check(token !== undefined && me.token === token, 'GET /me did not carry the token the login gave');
+      check(wx.getStorageSync(TOKEN_STORAGE_KEY) === token, 'the client did not keep the token in wx storage');
       // WeChat gave the server a session_key for this player: it must not reach the game.
       const sessionKey = ctx.mock.sessionKeyOf(OPENID);
-      check(sessionKey !== undefined && !answer.text.includes(sessionKey), 'the login answer leaked the session_key');
-      check(!/session_?key/i.test(answer.text), 'the login answer mentions a session key');
+      const loginAnswer = JSON.stringify(login.data);
+      check(sessionKey !== undefined && !loginAnswer.includes(sessionKey), 'the login answer leaked the session_key');
+      check(!/session_?key/i.test(loginAnswer), 'the login answer mentions a session key');
       ctx.token = token;
-      ctx.openid = openid;
-      ctx.log('the game stores the token; the session_key stays on the server');
-    },
-  },
-  {
-    title: 'Who am I: GET /me with the token in the X-WX-Session header',
-    async run(ctx) {
-      const answer = await request(ctx, 'GET', '/me', { token: loggedIn(ctx) });
-      checkStatus(answer, 200);
-      check(answer.json.openid === ctx.openid, 'GET /me answered another openid');
-      ctx.log(`the server knows the player: openid ${ctx.openid}`);
+      ctx.openid = OPENID;
+      ctx.log(`client.request resolved 200: the server knows the player as openid ${OPENID}`);
+      ctx.log('the client keeps the token in wx storage for the next requests; the session_key stays on the server');
     },
   },
   {
     title: 'Save a score: POST /me/score stores it in session.data, GET /me shows it',
     async run(ctx) {
-      const token = loggedIn(ctx);
-      const saved = await request(ctx, 'POST', '/me/score', { token, json: { score: 4200 } });
-      checkStatus(saved, 200);
-      check(saved.json.score === 4200, 'POST /me/score did not answer the score');
-      const me = await request(ctx, 'GET', '/me', { token });
-      checkStatus(me, 200);
-      const data = me.json.data as { score?: unknown } | undefined;
-      check(data?.score === 4200, 'GET /me does not show the saved score');
-      ctx.log('saved: session.data.score is 4200 in the session store');
+      const { client } = loggedIn(ctx);
+      ctx.log("client.request({ url: '/me/score', method: 'POST', data: { score: 4200 } })");
+      const saved = await client.request<{ score?: unknown }>({ url: '/me/score', method: 'POST', data: { score: 4200 } });
+      check(saved.statusCode === 200, `POST /me/score answered ${saved.statusCode}`);
+      check(saved.data.score === 4200, 'POST /me/score did not answer the score');
+      ctx.log("client.request({ url: '/me' })");
+      const me = await client.request<{ data?: { score?: unknown } }>({ url: '/me' });
+      check(me.statusCode === 200, `GET /me answered ${me.statusCode}`);
+      check(me.data.data?.score === 4200, 'GET /me does not show the saved score');
+      ctx.log('saved: session.data.score is 4200 in the session store; no new login was needed');
     },
   },
   {
-    title: 'Log out: POST /wx/logout with the token answers 204',
+    title: "Write WeChat user storage: POST /me/storage makes a call to WeChat signed with the session_key",
     async run(ctx) {
-      const answer = await request(ctx, 'POST', '/wx/logout', { token: loggedIn(ctx) });
-      checkStatus(answer, 204);
-      ctx.log('the server destroyed the session');
+      const { client } = loggedIn(ctx);
+      ctx.log("client.request({ url: '/me/storage', method: 'POST', data: { key: 'best', value: 4200 } })");
+      const res = await client.request({ url: '/me/storage', method: 'POST', data: { key: 'best', value: 4200 } });
+      check(res.statusCode === 204, `POST /me/storage answered ${res.statusCode} ${showJson(res.data)}`);
+      const stored = ctx.mock.userStorage(OPENID);
+      check(stored.best === '4200', `WeChat's user storage holds ${JSON.stringify(stored)}`);
+      ctx.log(`WeChat's user storage for the player, mock.userStorage(openid): ${JSON.stringify(stored)}`);
+
+      const signed = ctx.mock.callsTo('/wxa/set_user_storage').at(-1);
+      check(signed !== undefined && signed.errcode === 0, 'WeChat got no successful set_user_storage call');
+      const { openid, sig_method: sigMethod, signature } = signed.query;
+      check(signed.body !== undefined, 'the set_user_storage call has no body');
+      check(openid === OPENID, `the signed call names openid ${String(openid)}`);
+      check(sigMethod === 'hmac_sha256', `the signed call has sig_method ${String(sigMethod)}`);
+      check(typeof signature === 'string' && /^[0-9a-f]{64}$/.test(signature), 'the signed call has no hex signature');
+      // The demo can check the signature because the mock knows the key; it does not print it.
+      const sessionKey = ctx.mock.sessionKeyOf(OPENID);
+      check(sessionKey !== undefined && signature === signPayload(signed.body, sessionKey), 'the signature is not hmac_sha256(session_key, body)');
+      ctx.log(`the call in the mock's log: POST /wxa/set_user_storage  ${signed.body}`);
+      ctx.log(`   query: openid=${openid}  sig_method=${sigMethod}  signature=${shorten(signature)}  (access_token not shown)`);
+      ctx.log('signature = hex(hmac_sha256(session_key, body)), made on the server: checked; the session_key never left it');
     },
   },
   {
-    title: 'The old token is refused: GET /me answers 401 WX_SESSION_EXPIRED',
+    title: 'The game logs in on a second device: the stale session_key is repaired with X-WX-Code, and the token stays the same',
     async run(ctx) {
-      const answer = await request(ctx, 'GET', '/me', { token: loggedIn(ctx) });
+      const { wx, client, token } = loggedIn(ctx);
+      const before = client.token();
+      check(before === token, 'the client holds another token than the one it logged in with');
+      ctx.mock.rotateSessionKey(OPENID);
+      ctx.log("mock.rotateSessionKey(openid): WeChat gave the player a new session_key, as a wx.login() on another device does;");
+      ctx.log('the server still holds the old one, and checks it with WeChat on every request in this demo');
+      const seen = wx.exchanges.length;
+      const logins = wx.logins;
+      ctx.log("client.request({ url: '/me' }); under the hood:");
+      const res = await client.request<{ data?: { score?: unknown } }>({ url: '/me' });
+      const [refused, retried, ...more] = wx.exchanges.slice(seen);
+      check(
+        refused?.path === '/me' && refused.status === 401 && refused.errorCode === 'WX_SESSION_KEY_EXPIRED' && !refused.sentCode,
+        `expected GET /me -> 401 WX_SESSION_KEY_EXPIRED first, got ${describe(refused)}`,
+      );
+      check(wx.logins === logins + 1, `expected one wx.login() for a fresh code, got ${wx.logins - logins}`);
+      check(retried?.path === '/me' && retried.sentCode && retried.status === 200, `expected the retry GET /me with X-WX-Code -> 200, got ${describe(retried)}`);
+      check(more.length === 0, `expected one retry only, also got ${more.map(describe).join(', ')}`);
+      check(res.statusCode === 200, `client.request resolved ${res.statusCode}, not 200`);
+      check(res.data.data?.score === 4200, 'the repaired session lost its data');
+      const after = client.token();
+      check(after !== undefined && after === before && retried.token === before, 'the token changed: the session was not repaired in place');
+      ctx.log(`same token: before ${shorten(before)}, after ${shorten(after)}`);
+      ctx.log('the server redeemed the code, found the same openid and swapped in the new session_key:');
+      ctx.log('no new login, same session, session.data kept (score 4200)');
+    },
+  },
+  {
+    title: 'Log out with client.logout(), then the old token is refused: 401 WX_SESSION_EXPIRED',
+    async run(ctx) {
+      const { wx, client, token } = loggedIn(ctx);
+      const seen = wx.exchanges.length;
+      ctx.log('client.logout(); under the hood:');
+      await client.logout();
+      const [out, ...more] = wx.exchanges.slice(seen);
+      check(out?.method === 'POST' && out.path === '/wx/logout' && out.status === 204 && out.token === token, `expected POST /wx/logout with the token -> 204, got ${describe(out)}`);
+      check(more.length === 0, `unexpected requests: ${more.map(describe).join(', ')}`);
+      check(client.token() === undefined && wx.getStorageSync(TOKEN_STORAGE_KEY) === '', 'the client still holds the token');
+      ctx.log('the server destroyed the session; the client forgot the token (wx storage cleared)');
+      ctx.log('the old token, sent by hand with fetch (the client no longer has it):');
+      const answer = await request(ctx, 'GET', '/me', { token });
       checkStatus(answer, 401);
       check(answer.json.code === 'WX_SESSION_EXPIRED', `expected WX_SESSION_EXPIRED, got ${String(answer.json.code)}`);
       const challenge = answer.headers.get('www-authenticate');
       check(challenge?.includes('error="invalid_token"'), `unexpected WWW-Authenticate: ${String(challenge)}`);
       ctx.log(`WWW-Authenticate: ${challenge}`);
-      ctx.log('a game that gets 401 WX_SESSION_* calls wx.login() again and retries once');
+      ctx.log('on a 401 WX_SESSION_* answer, client.request calls wx.login() again and retries once');
       ctx.token = undefined;
     },
   },
@@ -243,6 +347,10 @@ async function demoWithMock(env: NodeJS.ProcessEnv, port: number): Promise<numbe
     appSecret: mock.appSecret,
     secret: randomBytes(32).toString('base64url'), // a new one per run: old tokens die with the demo
     apiBase: mock.url,
+    // Check the session_key with WeChat on every request, so the walk-through shows the check
+    // (and the stale key right after the rotation). Production keeps the default, 1800 s between
+    // checks of one session: each check is a call to WeChat.
+    checkSessionKey: { interval: 0 },
     logger: console,
   };
   const baseUrl = await start(createApp(options), port);
@@ -262,6 +370,7 @@ async function demoWithMock(env: NodeJS.ProcessEnv, port: number): Promise<numbe
   console.log('Try it by hand (the code below is valid for 5 minutes, once):');
   console.log(`   curl -s -X POST -H 'Content-Type: application/json' -d '{"code":"${code}"}' ${baseUrl}/wx/login`);
   console.log(`   curl -s -H 'X-WX-Session: <token>' ${baseUrl}/me`);
+  console.log(`   curl -s -X POST -H 'X-WX-Session: <token>' -H 'Content-Type: application/json' -d '{"key":"level","value":3}' ${baseUrl}/me/storage`);
   console.log(`Serving on ${baseUrl} — Ctrl-C to stop`);
   return null;
 }
@@ -275,10 +384,13 @@ async function demoWithWeChat(env: NodeJS.ProcessEnv, port: number): Promise<num
   console.log('   POST /wx/login    {"code":"<from wx.login()>"}       -> {"token","expiresIn","openid"}');
   console.log('   GET  /me          header X-WX-Session: <token>       -> {"openid","data"}');
   console.log('   POST /me/score    {"score":100} with the token       -> {"score":100}');
+  console.log('   POST /me/storage  {"key":"level","value":3} with the token -> 204 (WeChat user storage, signed call)');
   console.log('   POST /wx/logout   with the token                     -> 204');
   console.log('   GET  /health');
   console.log('From the mini game:');
-  console.log(`   wx.login({ success: ({ code }) => wx.request({ url: '<this server>/wx/login', method: 'POST', data: { code } }) })`);
+  console.log(`   import { createSessionClient } from 'wx-session/client';`);
+  console.log(`   const client = createSessionClient({ baseUrl: '<this server>' });`);
+  console.log(`   const { statusCode, data } = await client.request({ url: '/me' }); // logs in first when needed`);
   console.log('   wx.request only reaches the HTTPS domains configured for the mini game; while developing,');
   console.log('   turn off domain checking in the WeChat DevTools project settings. This demo listens on');
   console.log('   127.0.0.1 only; to reach it from a phone, run examples/express/server.ts (all interfaces).');

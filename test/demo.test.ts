@@ -1,12 +1,14 @@
 // `npm start` (examples/demo.ts) as a user runs it: a child process, its exit code and output.
 // It imports the package by name (`wx-session`, resolved to dist/), so `npm run build` first.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startMockWeChat } from 'wx-session/testing';
 import { runSteps, steps, type Step } from '../examples/demo.js';
+import { createApp } from '../examples/express/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOCK_SECRET = 'demo-test-mock-app-secret-5f3a9c';
@@ -94,14 +96,44 @@ describe('npm start (examples/demo.ts)', function () {
       expect(code, demo.stderr).to.equal(0);
       steps.forEach((step, index) => expect(demo.stdout).to.include(`\n${index + 1}. ${step.title}\n`));
       expect(demo.stdout).to.match(/game server +http:\/\/127\.0\.0\.1:[1-9]\d*/);
-      expect(demo.stdout).to.include('<- 200  {"token":"');
-      expect(demo.stdout).to.include('{"score":4200}');
-      expect(demo.stdout).to.include('<- 204');
-      expect(demo.stdout).to.include('"code":"WX_SESSION_EXPIRED"');
-      expect(demo.stdout).to.include('WWW-Authenticate: Bearer realm="wx-session", error="invalid_token"');
-      expect(demo.stdout).to.include(`All ${steps.length} steps passed.`);
-      expect(demo.stdout).to.not.include('FAILED');
-      expect(demo.stdout).to.not.include('Serving on');
+      const out = demo.stdout;
+      // 1. The client logs in by itself (wx.login + POST /wx/login), then sends GET /me.
+      expect(out).to.match(/wx\.login\(\) -> code \S+… \(32 chars\)\n +-> POST \/wx\/login  \{"code":"\S+… \(32 chars\)"\}\n/);
+      expect(out).to.include('<- 200  {"token":"');
+      expect(out).to.match(/-> GET \/me  X-WX-Session: \S+… \(\d+ chars\)\n/);
+      // The example runs with checkSessionKey interval 0: the server checks the key on every request.
+      expect(out).to.include('server -> WeChat: GET /wxa/checksession  errcode 0');
+      // 2. The score.
+      expect(out).to.include('{"score":4200}');
+      expect(out).to.include('"data":{"score":4200}');
+      // 3. User storage, written with a signed call; the signature printed shortened only.
+      expect(out).to.match(/-> POST \/me\/storage  X-WX-Session: \S+… \(\d+ chars\)  \{"key":"best","value":4200\}\n/);
+      expect(out).to.include('server -> WeChat: POST /wxa/set_user_storage  errcode 0');
+      expect(out).to.include('<- 204');
+      expect(out).to.include('mock.userStorage(openid): {"best":"4200"}');
+      expect(out).to.include('{"kv_list":[{"key":"best","value":"4200"}]}');
+      expect(out).to.match(/sig_method=hmac_sha256  signature=[0-9a-f]{8}… \(64 chars\)/);
+      expect(out).to.not.match(/[0-9a-f]{64}/);
+      // 4. The key rotated: 401 WX_SESSION_KEY_EXPIRED, wx.login, the retry with X-WX-Code, same token.
+      expect(out).to.include('server -> WeChat: GET /wxa/checksession  errcode 87009');
+      expect(out).to.include('<- 401  {"code":"WX_SESSION_KEY_EXPIRED"');
+      expect(out).to.match(/-> GET \/me  X-WX-Session: \S+… \(\d+ chars\)  X-WX-Code: \S+… \(32 chars\)\n/);
+      expect(out.match(/wx\.login\(\) -> code /g)).to.have.length(2);
+      const same = /same token: before (\S+… \(\d+ chars\)), after (\S+… \(\d+ chars\))\n/.exec(out);
+      expect(same, 'the same-token line').to.not.equal(null);
+      expect(same![2]).to.equal(same![1]);
+      // Every token printed is the one token of the walk-through, shortened.
+      const tokens = new Set([...out.matchAll(/X-WX-Session: (\S+… \(\d+ chars\))/g)].map((match) => match[1]));
+      expect([...tokens]).to.deep.equal([same![1]]);
+      // 5. client.logout(), then the old token sent by hand is refused.
+      expect(out).to.match(/-> POST \/wx\/logout  X-WX-Session: \S+… \(\d+ chars\)\n +<- 204\n/);
+      expect(out).to.include('"code":"WX_SESSION_EXPIRED"');
+      expect(out).to.include('WWW-Authenticate: Bearer realm="wx-session", error="invalid_token"');
+      expect(out).to.include(`All ${steps.length} steps passed.`);
+      expect(out).to.not.include('FAILED');
+      expect(out).to.not.include('Serving on');
+      expect(out).to.not.match(/"session_?key"\s*:|session_?key=/i); // no session_key field or parameter
+      expect(demo.stderr).to.equal('');
       expectNoSecrets(demo, MOCK_SECRET);
     });
 
@@ -204,6 +236,41 @@ describe('npm start (examples/demo.ts)', function () {
       }
       expect(ran).to.deep.equal(['first', 'second']);
       expect(lines).to.deep.equal(['', '1. first', '   detail', '', '2. second', '   FAILED: expected HTTP 200, got 502']);
+    });
+
+    /** Runs the demo's own steps in this process against the Express example; `setup` scripts the mock first. */
+    async function runDemoSteps(setup: (mock: Awaited<ReturnType<typeof startMockWeChat>>) => void = () => {}): Promise<{ passed: boolean; lines: string[] }> {
+      const mock = await startMockWeChat();
+      setup(mock);
+      const app = createApp({ appId: mock.appId, appSecret: mock.appSecret, secret: SESSION_SECRET, apiBase: mock.url, checkSessionKey: { interval: 0 }, timeout: 1000 });
+      const server = createHttpServer(app);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const lines: string[] = [];
+      try {
+        const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        const passed = await runSteps(steps, { baseUrl, mock }, (line) => lines.push(line));
+        return { passed, lines };
+      } finally {
+        await new Promise((resolve) => {
+          server.close(resolve);
+          server.closeAllConnections();
+        });
+        await mock.close();
+      }
+    }
+
+    it("passes with the demo's own steps in-process", async () => {
+      const { passed, lines } = await runDemoSteps();
+      expect(passed, lines.join('\n')).to.equal(true);
+      expect(lines.filter((line) => /^\d+\. /.test(line))).to.have.length(steps.length);
+    });
+
+    it('fails the storage step, saying why, when WeChat refuses the signed call', async () => {
+      const { passed, lines } = await runDemoSteps((mock) => mock.fault('/wxa/set_user_storage', { errcode: 87018 }));
+      expect(passed).to.equal(false);
+      expect(lines.at(-1)).to.match(/^   FAILED: POST \/me\/storage answered 502 \{"code":"WX_UPSTREAM_ERROR"/);
+      expect(lines).to.include(`3. ${steps[2]!.title}`);
+      expect(lines).to.not.include(`4. ${steps[3]!.title}`);
     });
   });
 });

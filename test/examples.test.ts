@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
-import type { WxSessionOptions } from 'wx-session';
+import { signPayload, type WxSessionOptions } from 'wx-session';
 import { createApp as createExpressApp } from '../examples/express/server.js';
 import { createApp as createKoaApp } from '../examples/koa/server.js';
 // The README's "Testing your game server" example: its describe() runs with this file.
@@ -149,6 +149,70 @@ for (const example of examples) {
         expect(answer.status, JSON.stringify(body)).to.equal(400);
       }
       expect((await call(`${url}/me`, { token })).body.data).to.deep.equal({ score: 7 });
+    });
+
+    it('writes user storage with a signed call: POST /me/storage answers 204', async () => {
+      const openid = 'oExamplePlayer000000000000001';
+      const token = await login(openid);
+      const answer = await call(`${url}/me/storage`, { method: 'POST', token, json: { key: 'level', value: 3 } });
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(204);
+      expect(mock.userStorage(openid)).to.deep.equal({ level: '3' });
+      await call(`${url}/me/storage`, { method: 'POST', bearer: token, json: { key: 'name', value: 'Ada' } });
+      expect(mock.userStorage(openid)).to.deep.equal({ level: '3', name: 'Ada' });
+
+      const calls = mock.callsTo('/wxa/set_user_storage');
+      expect(calls).to.have.length(2);
+      const [first] = calls;
+      expect(first!.method).to.equal('POST');
+      expect(first!.body).to.equal('{"kv_list":[{"key":"level","value":"3"}]}');
+      expect(first!.query.openid).to.equal(openid);
+      expect(first!.query.sig_method).to.equal('hmac_sha256');
+      expect(first!.query.signature).to.equal(signPayload(first!.body!, mock.sessionKeyOf(openid)!));
+    });
+
+    it('refuses bad /me/storage input with 400 WX_BAD_REQUEST, without calling WeChat', async () => {
+      const openid = 'oExamplePlayer000000000000001';
+      const token = await login(openid);
+      const bodies = [
+        { json: {} },
+        { json: { value: 'x' } },
+        { json: { key: 7, value: 'x' } },
+        { json: { key: '', value: 'x' } },
+        { json: { key: 'k'.repeat(129), value: 'x' } },
+        { json: { key: 'k', value: 'v'.repeat(1024) } },
+        { json: { key: 'k' } },
+        { json: { key: 'k', value: null } },
+        { json: { key: 'k', value: { nested: true } } },
+        { json: [{ key: 'k', value: 'x' }] },
+        { raw: '{"key":' },
+      ];
+      for (const body of bodies) {
+        const answer = await call(`${url}/me/storage`, { method: 'POST', token, ...body });
+        expect(answer.status, JSON.stringify(body)).to.equal(400);
+        expect(answer.body.code, JSON.stringify(body)).to.equal('WX_BAD_REQUEST');
+        expect(answer.body.message).to.be.a('string');
+      }
+      expect(mock.callsTo('/wxa/set_user_storage')).to.have.length(0);
+      expect(mock.userStorage(openid)).to.deep.equal({});
+    });
+
+    it('refuses /me/storage without a session', async () => {
+      const answer = await call(`${url}/me/storage`, { method: 'POST', json: { key: 'level', value: 3 } });
+      expect(answer.status).to.equal(401);
+      expect(answer.body.code).to.equal('WX_SESSION_MISSING');
+      expect(mock.callsTo('/wxa/set_user_storage')).to.have.length(0);
+    });
+
+    it('answers 401 WX_SESSION_KEY_EXPIRED when WeChat refuses the session_key of the signed call', async () => {
+      const openid = 'oExamplePlayer000000000000001';
+      const token = await login(openid);
+      mock.rotateSessionKey(openid); // the player logged in on another device
+      const answer = await call(`${url}/me/storage`, { method: 'POST', token, json: { key: 'level', value: 3 } });
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(401);
+      expect(answer.body.code).to.equal('WX_SESSION_KEY_EXPIRED');
+      expect(answer.headers.get('www-authenticate')).to.equal('Bearer realm="wx-session", error="invalid_token"');
+      expect(JSON.stringify(answer.body)).to.not.include(mock.sessionKeyOf(openid)!);
+      expect(mock.userStorage(openid)).to.deep.equal({});
     });
 
     it('answers a login with a spent code 401 WX_CODE_USED', async () => {

@@ -1,5 +1,6 @@
 // A small Express 5 game server using wx-session: WeChat login, a session-protected profile,
-// and a score kept in the session. Run it directly with your app's credentials:
+// a score kept in the session, and the player's WeChat user storage written with a signed call.
+// Run it directly with your app's credentials:
 //
 //   WX_APPID=wx... WX_APPSECRET=... WX_SESSION_SECRET=<32+ chars> node --import tsx examples/express/server.ts
 //
@@ -8,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import express, { type ErrorRequestHandler } from 'express';
-import type { WxSessionOptions } from 'wx-session';
+import { WxSessionError, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/express';
 
 // The app's own fields in `session.data`, typed everywhere `req.wxSession.data` is used.
@@ -17,6 +18,22 @@ declare module 'wx-session' {
     score?: number;
   }
 }
+
+/** `{ key, value }` from a /me/storage body; the key's limits are checked by setUserStorage. */
+function storageInput(body: unknown): { key: string; value: string | number | boolean } {
+  const { key, value } = (body !== null && typeof body === 'object' ? body : {}) as { key?: unknown; value?: unknown };
+  if (typeof key !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'key must be a string' });
+  if (typeof value !== 'string' && typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: 'value must be a string, a number or a boolean' });
+  }
+  return { key, value };
+}
+
+/** Malformed JSON on /me/storage answers in wx-session's error format; other errors go on to onError. */
+const jsonBodyRefused: ErrorRequestHandler = (error, _req, res, next) => {
+  if (error?.expose && error.status === 400) res.status(400).json(new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be JSON {"key", "value"}' }).toJSON());
+  else next(error);
+};
 
 export function createApp(options: WxSessionOptions): express.Express {
   const app = express();
@@ -44,6 +61,22 @@ export function createApp(options: WxSessionOptions): express.Express {
     req.wxSession!.data.score = score;
     res.json({ score });
   });
+
+  // Writes the player's WeChat user storage (mini-game set_user_storage): a call to WeChat signed
+  // with the session's session_key, which never leaves the server. Answers 204, or the
+  // WxSessionError as JSON: 400 WX_BAD_REQUEST for a bad key or value (before any call to
+  // WeChat), 401 WX_SESSION_KEY_EXPIRED when WeChat refused the key (87009), 502/504 upstream.
+  app.post('/me/storage', wx.required, express.json({ limit: '2kb' }), async (req: express.Request, res: express.Response, next: express.NextFunction) => {
+    try {
+      const { key, value } = storageInput(req.body);
+      await req.wxSession!.setUserStorage([{ key, value: String(value) }]);
+      res.status(204).end();
+    } catch (err) {
+      if (!(err instanceof WxSessionError)) return next(err);
+      if (err.status === 401) res.set('WWW-Authenticate', 'Bearer realm="wx-session", error="invalid_token"');
+      res.status(err.status).json(err.toJSON());
+    }
+  }, jsonBodyRefused);
 
   // express.json() errors (malformed JSON, body too large) are 4xx with `expose` set.
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {

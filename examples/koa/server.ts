@@ -1,7 +1,7 @@
 // The same game server on Koa 3 with @koa/router, mounting wx-session's pieces on routes of
 // its own choosing (POST /game/login, POST /game/logout) instead of the default /wx/* paths.
-// No body-parser dependency: the login route reads its own body, and /me/score reads a small
-// JSON body itself. Run it directly with your app's credentials:
+// No body-parser dependency: the login route reads its own body, and /me/score and /me/storage
+// read a small JSON body themselves. Run it directly with your app's credentials:
 //
 //   WX_APPID=wx... WX_APPSECRET=... WX_SESSION_SECRET=<32+ chars> node --import tsx examples/koa/server.ts
 import { createServer, type Server } from 'node:http';
@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
-import { createWxSession, type WxSessionOptions } from 'wx-session';
+import { createWxSession, WxSessionError, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
 
 declare module 'wx-session' {
@@ -19,14 +19,16 @@ declare module 'wx-session' {
 }
 
 const SCORE_BODY_LIMIT = 1024;
+/** A key and its value may take 1024 bytes (WeChat's limit), plus the JSON around them. */
+const STORAGE_BODY_LIMIT = 2048;
 
-/** The request body as JSON, at most SCORE_BODY_LIMIT bytes; undefined when it is not JSON. */
-async function readJson(ctx: Context): Promise<unknown> {
+/** The request body as JSON, at most `limit` bytes; undefined when it is not JSON. */
+async function readJson(ctx: Context, limit = SCORE_BODY_LIMIT): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
     size += (chunk as Buffer).length;
-    if (size > SCORE_BODY_LIMIT) ctx.throw(413, 'body too large');
+    if (size > limit) ctx.throw(413, 'body too large');
     chunks.push(chunk as Buffer);
   }
   try {
@@ -34,6 +36,16 @@ async function readJson(ctx: Context): Promise<unknown> {
   } catch {
     return undefined;
   }
+}
+
+/** `{ key, value }` from a /me/storage body (undefined when not JSON); the key's limits are checked by setUserStorage. */
+function storageInput(body: unknown): { key: string; value: string | number | boolean } {
+  const { key, value } = (body !== null && typeof body === 'object' ? body : {}) as { key?: unknown; value?: unknown };
+  if (typeof key !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'key must be a string' });
+  if (typeof value !== 'string' && typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: 'value must be a string, a number or a boolean' });
+  }
+  return { key, value };
 }
 
 export function createApp(options: WxSessionOptions): Koa {
@@ -65,6 +77,23 @@ export function createApp(options: WxSessionOptions): Koa {
     // Saved to the session store by wx-session once this handler returns.
     ctx.state.wxSession!.data.score = score;
     ctx.body = { score };
+  });
+
+  // Writes the player's WeChat user storage (mini-game set_user_storage): a call to WeChat signed
+  // with the session's session_key, which never leaves the server. Answers 204, or the
+  // WxSessionError as JSON: 400 WX_BAD_REQUEST for a bad key or value (before any call to
+  // WeChat), 401 WX_SESSION_KEY_EXPIRED when WeChat refused the key (87009), 502/504 upstream.
+  router.post('/me/storage', wx.required, async (ctx) => {
+    try {
+      const { key, value } = storageInput(await readJson(ctx, STORAGE_BODY_LIMIT));
+      await ctx.state.wxSession!.setUserStorage([{ key, value: String(value) }]);
+      ctx.status = 204;
+    } catch (err) {
+      if (!(err instanceof WxSessionError)) throw err;
+      if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer realm="wx-session", error="invalid_token"');
+      ctx.status = err.status;
+      ctx.body = err.toJSON();
+    }
   });
 
   app.use(router.routes());
