@@ -112,11 +112,14 @@ export class RedisStore implements SessionStore {
 
   #subscribe(): void {
     // Redis and Cluster both have duplicate(); their signatures differ only in optional arguments.
-    const subscriber: Redis | Cluster = (this.#client as Redis).duplicate();
+    // No autoResubscribe: every 'ready' subscribes below, and ioredis' own re-subscription
+    // would leave a rejected promise behind if close() came in the middle of it.
+    const subscriber: Redis | Cluster = (this.#client as Redis).duplicate({ autoResubscribe: false });
     this.#subscriber = subscriber;
     // Until subscribed (and after any disconnect) the cache is bypassed and emptied: changes
     // announced meanwhile would have been missed.
     const down = () => {
+      this.#epoch++;
       this.#subscribed = false;
       this.#cache?.clear();
     };
@@ -126,6 +129,7 @@ export class RedisStore implements SessionStore {
     subscriber.on('ready', () => {
       subscriber.subscribe(this.#channel).then(
         () => {
+          this.#epoch++;
           this.#cache?.clear();
           this.#subscribed = !this.#closed;
         },
@@ -140,9 +144,11 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  #announce(id: string): void {
+  /** Tells the other instances to drop `id`; resolves once Redis has taken the message. */
+  #announce(id: string): Promise<unknown> {
     this.#epoch++;
-    if (this.#cache) this.#client.publish(this.#channel, `${this.#instance} ${id}`).catch(() => {});
+    if (!this.#cache) return Promise.resolve();
+    return this.#client.publish(this.#channel, `${this.#instance} ${id}`).catch(() => {});
   }
 
   #remember(id: string, record: SessionRecord): void {
@@ -173,29 +179,33 @@ export class RedisStore implements SessionStore {
     const px = Math.ceil(ttlMs);
     if (!(px > 0)) return this.destroy(id);
     this.#cache?.delete(id);
-    await this.#bounded(this.#client.set(this.#key(id), encode(record), 'PX', px));
-    this.#announce(id);
+    // Announced when Redis did it, even after a timeout, so a late write still reaches the
+    // others; and answered only once announced, so the game's next request, wherever it
+    // lands, does not read a copy cached before this write.
+    await this.#bounded(this.#client.set(this.#key(id), encode(record), 'PX', px).then(() => this.#announce(id)));
     this.#remember(id, record);
   }
 
   async destroy(id: string): Promise<void> {
     this.#cache?.delete(id);
-    await this.#bounded(this.#client.del(this.#key(id)));
-    this.#announce(id);
+    await this.#bounded(this.#client.del(this.#key(id)).then(() => this.#announce(id)));
   }
 
   async touch(id: string, ttlMs: number): Promise<void> {
     const px = Math.ceil(ttlMs);
     const expiresAt = Date.now() + px;
     this.#cache?.delete(id);
-    const moved = await this.#bounded(this.#client.eval(TOUCH, 1, this.#key(id), px, expiresAt));
+    const moved = await this.#bounded(
+      this.#client.eval(TOUCH, 1, this.#key(id), px, expiresAt).then(async (result) => {
+        if (result === 1) await this.#announce(id);
+        return result;
+      }),
+    );
     if (moved === -1) {
       // A record not written by encode(): rewrite it whole.
       const record = await this.get(id);
       if (record) await this.set(id, { ...record, expiresAt }, px);
-      return;
     }
-    this.#announce(id);
   }
 
   /** Closes the subscription connection the store opened. Your client stays open. */

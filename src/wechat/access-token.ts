@@ -262,6 +262,12 @@ export class SharedTokenSource implements AccessTokenSource {
       }
       if (release) {
         try {
+          // Another instance may have stored a token between our lookup and our lock.
+          const again = await this.#cache.get(this.#appId).catch(() => undefined);
+          if (again && again.ttlMs > 0) {
+            this.#local = { token: again.token, refreshAt: Date.now() + again.ttlMs };
+            return again.token;
+          }
           return await this.#keep(await this.#fetch(false));
         } finally {
           await release().catch(() => {});
