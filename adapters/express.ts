@@ -33,13 +33,16 @@ export interface WxSessionMiddleware extends RequestHandler {
   readonly core: WxSessionCore;
 }
 
-const AUTHENTICATED = Symbol('wx-session.authenticated');
-type Marked = Request & { [AUTHENTICATED]?: true };
-
 function send(res: Response, reply: Reply): void {
-  res.status(reply.status).set(reply.headers);
+  res.statusCode = reply.status;
+  for (const name in reply.headers) res.setHeader(name, reply.headers[name]!);
   if (reply.body === undefined) res.end();
   else res.json(reply.body);
+}
+
+/** Authentication ran for this request: it always leaves one of the two set. */
+function authenticated(req: Request): boolean {
+  return req.wxSession !== undefined || req.wxSessionError !== undefined;
 }
 
 /** Delays `res.end` until changed `session.data` is saved; a failed save answers 503 if it still can. */
@@ -73,14 +76,14 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     handleLogout(core, req.headers).then((reply) => send(res, reply), next);
   };
 
-  const authenticate: RequestHandler = (req: Marked, res, next) => {
-    if (req[AUTHENTICATED]) return next();
-    req[AUTHENTICATED] = true;
+  const authenticate: RequestHandler = (req, res, next) => {
+    if (authenticated(req)) return next();
     authenticateHeaders(core, req.headers).then((result) => {
       if (result.session) {
-        req.wxSession = result.session;
-        if (result.token) res.set(REISSUED_TOKEN_HEADER, result.token);
-        saveBeforeEnd(res, result.session);
+        const session = result.session;
+        req.wxSession = session;
+        if (result.token) res.setHeader(REISSUED_TOKEN_HEADER, result.token);
+        session.onDataUse(() => saveBeforeEnd(res, session));
       } else {
         req.wxSessionError = result.code;
       }
@@ -93,8 +96,8 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     send(res, errorReply(req.wxSessionError ?? 'WX_SESSION_MISSING', tokenFrom(req.headers)));
   };
 
-  const required: RequestHandler = (req: Marked, res, next) => {
-    if (req[AUTHENTICATED]) return demand(req, res, next);
+  const required: RequestHandler = (req, res, next) => {
+    if (authenticated(req)) return demand(req, res, next);
     authenticate(req, res, (error?: unknown) => (error ? next(error) : demand(req, res, next)));
   };
 

@@ -30,8 +30,10 @@ export interface WxSessionKoaMiddleware extends Middleware {
   readonly core: WxSessionCore;
 }
 
-const AUTHENTICATED = Symbol('wx-session.authenticated');
-type Marked = Context & { [AUTHENTICATED]?: true };
+/** Authentication ran for this request: it always leaves one of the two set. */
+function authenticated(ctx: Context): boolean {
+  return ctx.state.wxSession !== undefined || ctx.state.wxSessionError !== undefined;
+}
 
 function send(ctx: Context, reply: Reply): void {
   ctx.status = reply.status;
@@ -52,9 +54,8 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     send(ctx, await handleLogout(core, ctx.headers));
   };
 
-  const authenticate: Middleware = async (ctx: Marked, next: Next) => {
-    if (ctx[AUTHENTICATED]) return next();
-    ctx[AUTHENTICATED] = true;
+  const authenticate: Middleware = async (ctx: Context, next: Next) => {
+    if (authenticated(ctx)) return next();
     const result = await authenticateHeaders(core, ctx.headers);
     if (!result.session) {
       ctx.state.wxSessionError = result.code;
@@ -79,8 +80,8 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     return Promise.resolve();
   };
 
-  const required: Middleware = (ctx: Marked, next: Next) =>
-    ctx[AUTHENTICATED] ? demand(ctx, next) : authenticate(ctx, () => demand(ctx, next));
+  const required: Middleware = (ctx: Context, next: Next) =>
+    authenticated(ctx) ? demand(ctx, next) : authenticate(ctx, () => demand(ctx, next));
 
   const middleware = ((ctx: Context, next: Next) => {
     if (ctx.method === 'POST') {

@@ -33,6 +33,7 @@ export class WxSession {
   #data: (WxSessionData & Record<string, unknown>) | undefined;
   #snapshot: string | undefined;
   #destroyed = false;
+  #onDataUse: (() => void) | undefined;
 
   /** @internal Made by the core; route code receives it ready. */
   constructor(id: string, record: SessionRecord, host: SessionHost) {
@@ -64,6 +65,7 @@ export class WxSession {
   /** The app's own fields; changes are saved before the response is sent. */
   get data(): WxSessionData & Record<string, unknown> {
     if (this.#data === undefined) {
+      this.#dataUsed();
       // Copied on first use, so a change is saved by us, not by sharing the store's object.
       this.#snapshot = JSON.stringify(this.#record.data);
       this.#data = JSON.parse(this.#snapshot) as WxSessionData & Record<string, unknown>;
@@ -75,7 +77,23 @@ export class WxSession {
       throw new TypeError('wx-session: session.data must be a plain object');
     }
     if (this.#snapshot === undefined) this.#snapshot = JSON.stringify(this.#record.data);
+    this.#dataUsed();
     this.#data = value;
+  }
+
+  #dataUsed(): void {
+    const hook = this.#onDataUse;
+    this.#onDataUse = undefined;
+    hook?.();
+  }
+
+  /**
+   * @internal Runs `hook` once, the first time `data` is read or assigned: an adapter arranges
+   * the save only then, so requests that never touch data pay nothing for it.
+   */
+  onDataUse(hook: () => void): void {
+    if (this.#data !== undefined) hook();
+    else this.#onDataUse = hook;
   }
 
   /** The login-state signature of `body` under this session's key. */
