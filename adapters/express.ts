@@ -1,6 +1,6 @@
 // wx-session/express: translates Express requests to the core and back. No protocol logic here.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   REISSUED_TOKEN_HEADER, adapterPaths, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
@@ -76,17 +76,26 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     handleLogout(core, req.headers).then((reply) => send(res, reply), next);
   };
 
+  const attach = (req: Request, res: Response, result: AuthResult) => {
+    if (result.session) {
+      const session = result.session;
+      req.wxSession = session;
+      if (result.token) res.setHeader(REISSUED_TOKEN_HEADER, result.token);
+      session.onDataUse(() => saveBeforeEnd(res, session));
+    } else {
+      req.wxSessionError = result.code;
+    }
+  };
+
   const authenticate: RequestHandler = (req, res, next) => {
     if (authenticated(req)) return next();
-    authenticateHeaders(core, req.headers).then((result) => {
-      if (result.session) {
-        const session = result.session;
-        req.wxSession = session;
-        if (result.token) res.setHeader(REISSUED_TOKEN_HEADER, result.token);
-        session.onDataUse(() => saveBeforeEnd(res, session));
-      } else {
-        req.wxSessionError = result.code;
-      }
+    const result = authenticateHeaders(core, req.headers);
+    if (!(result instanceof Promise)) {
+      attach(req, res, result);
+      return next();
+    }
+    result.then((settled) => {
+      attach(req, res, settled);
       next();
     }, next);
   };

@@ -56,7 +56,8 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
 
   const authenticate: Middleware = async (ctx: Context, next: Next) => {
     if (authenticated(ctx)) return next();
-    const result = await authenticateHeaders(core, ctx.headers);
+    const pending = authenticateHeaders(core, ctx.headers);
+    const result = pending instanceof Promise ? await pending : pending;
     if (!result.session) {
       ctx.state.wxSessionError = result.code;
       return next();

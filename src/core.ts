@@ -36,6 +36,12 @@ export interface AuthenticateOptions {
 export interface WxSessionCore {
   login(code: unknown, extras?: LoginExtras): Promise<LoginResult>;
   authenticate(token: unknown, options?: AuthenticateOptions): Promise<AuthResult>;
+  /**
+   * The same answer without waiting, when it needs no I/O: a token already verified, a store
+   * that can look the record up synchronously (`peek`), nothing to check or renew. Undefined
+   * means: call authenticate. The adapters use it so a request is not deferred needlessly.
+   */
+  authenticateSync(token: unknown, options?: AuthenticateOptions): AuthResult | undefined;
   logout(token: unknown): Promise<void>;
   /** The options in force, secrets left out. */
   readonly config: Readonly<{ appId: string; ttl: number; exposeOpenid: boolean }>;
@@ -117,17 +123,44 @@ class Core implements WxSessionCore, SessionHost {
     return { token: signToken(id, this.#options.secrets[0]!), session: new WxSession(id, record, this), expiresIn: this.#options.ttlMs / 1000 };
   }
 
-  async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<AuthResult> {
-    if (token === undefined || token === null || token === '') return { session: null, code: ErrorCode.WX_SESSION_MISSING };
-    if (typeof token !== 'string') return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+  /** The session id inside a token, or why there is none. An LRU hit, else one HMAC per secret. */
+  #verify(token: unknown): { id: string; index: number } | ErrorCode {
+    if (token === undefined || token === null || token === '') return ErrorCode.WX_SESSION_MISSING;
+    if (typeof token !== 'string') return ErrorCode.WX_SESSION_INVALID;
     let verified = this.#verified.get(token);
     if (!verified) {
-      if (!isWellFormedToken(token)) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+      if (!isWellFormedToken(token)) return ErrorCode.WX_SESSION_INVALID;
       verified = verifyToken(token, this.#options.secrets);
-      if (!verified) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+      if (!verified) return ErrorCode.WX_SESSION_INVALID;
       this.#verified.set(token, verified);
     }
+    return verified;
+  }
 
+  #result(verified: { id: string; index: number }, session: WxSession): AuthResult {
+    return verified.index > 0 ? { session, token: signToken(verified.id, this.#options.secrets[0]!) } : { session };
+  }
+
+  authenticateSync(token: unknown, _options?: AuthenticateOptions): AuthResult | undefined {
+    const verified = this.#verify(token);
+    if (typeof verified === 'string') return { session: null, code: verified };
+    const record = this.#store.peek?.(verified.id);
+    if (record === undefined) return undefined;
+    if (record === null) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
+    const now = Date.now();
+    // Expiry, renewal and key checks all need the store or WeChat: the async path does them.
+    if (record.expiresAt - now < this.#options.ttlMs / 2 || this.#keyNeedsAttention(record, now)) return undefined;
+    return this.#result(verified, new WxSession(verified.id, record, this));
+  }
+
+  authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<AuthResult> {
+    const quick = this.authenticateSync(token, options);
+    return quick ? Promise.resolve(quick) : this.#authenticateFromStore(token, options);
+  }
+
+  async #authenticateFromStore(token: unknown, options: AuthenticateOptions): Promise<AuthResult> {
+    const verified = this.#verify(token);
+    if (typeof verified === 'string') return { session: null, code: verified };
     let record: SessionRecord | undefined;
     try {
       record = await this.#store.get(verified.id);
@@ -138,7 +171,9 @@ class Core implements WxSessionCore, SessionHost {
     const now = Date.now();
     if (!record) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
     if (!(record.expiresAt > now)) {
-      this.#store.destroy(verified.id).catch(() => {});
+      Promise.resolve()
+        .then(() => this.#store.destroy(verified.id))
+        .catch(() => {});
       return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
     }
 
@@ -148,7 +183,7 @@ class Core implements WxSessionCore, SessionHost {
       if (failure) return { session: null, code: failure };
     }
     if (session.record.expiresAt - now < this.#options.ttlMs / 2) await this.#renew(session);
-    return verified.index > 0 ? { session, token: signToken(verified.id, this.#options.secrets[0]!) } : { session };
+    return this.#result(verified, session);
   }
 
   async logout(token: unknown): Promise<void> {

@@ -10,7 +10,7 @@ export type { MemoryStoreOptions } from './stores/memory.js';
 export type { SessionRecord, SessionStore } from './store.js';
 export type { WxSession, WxSessionJSON } from './session.js';
 export type { InteractiveItem, StorageItem } from './wechat/limits.js';
-export type { AccessTokenSource } from './wechat/access-token.js';
+export type { AccessTokenSource, TokenCache } from './wechat/access-token.js';
 export type { CheckSessionKeyOptions, FetchLike, Logger, WxSessionOptions } from './options.js';
 export { defaults } from './options.js';
 

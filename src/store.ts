@@ -40,6 +40,12 @@ export interface SessionStore {
    */
   touch?(id: string, ttlMs: number): Promise<void>;
   /**
+   * Optional. A synchronous look-up that answers only when it can without I/O: the record,
+   * null when the session certainly does not exist, undefined when it cannot tell (then the
+   * core calls get). Lets an in-memory or cached store answer a request without deferring it.
+   */
+  peek?(id: string): SessionRecord | null | undefined;
+  /**
    * Optional. A place to share the WeChat access token between instances (RedisStore has one);
    * without it each process keeps its own.
    */

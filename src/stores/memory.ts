@@ -29,6 +29,10 @@ export class MemoryStore implements SessionStore {
     return this.#cache.get(id);
   }
 
+  peek(id: string): SessionRecord | null {
+    return this.#cache.get(id) ?? null;
+  }
+
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     if (ttlMs > 0) this.#cache.set(id, record, { ttl: Math.ceil(ttlMs) });
     else this.#cache.delete(id);

@@ -112,9 +112,13 @@ export class RedisStore implements SessionStore {
 
   #subscribe(): void {
     // Redis and Cluster both have duplicate(); their signatures differ only in optional arguments.
-    // No autoResubscribe: every 'ready' subscribes below, and ioredis' own re-subscription
-    // would leave a rejected promise behind if close() came in the middle of it.
-    const subscriber: Redis | Cluster = (this.#client as Redis).duplicate({ autoResubscribe: false });
+    // A single Redis: no autoResubscribe, since every 'ready' subscribes below and ioredis' own
+    // re-subscription would leave a rejected promise behind if close() came in the middle of it.
+    // A Cluster's duplicate() takes startup nodes first; its own resubscription stays on, and
+    // subscribing again on 'ready' is harmless.
+    const subscriber: Redis | Cluster = this.#client.isCluster
+      ? (this.#client as Cluster).duplicate()
+      : (this.#client as Redis).duplicate({ autoResubscribe: false });
     this.#subscriber = subscriber;
     // Until subscribed (and after any disconnect) the cache is bypassed and emptied: changes
     // announced meanwhile would have been missed.
@@ -155,6 +159,11 @@ export class RedisStore implements SessionStore {
     if (!this.#cache || !this.#subscribed) return;
     const ttl = Math.min(this.#cacheTtl, record.expiresAt - Date.now());
     if (ttl > 0) this.#cache.set(id, record, { ttl });
+  }
+
+  /** A copy cached here (kept coherent by pub/sub), or undefined: then get() asks Redis. */
+  peek(id: string): SessionRecord | undefined {
+    return this.#subscribed ? this.#cache?.get(id) : undefined;
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {

@@ -5,7 +5,8 @@ import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { SessionRecord, SessionStore } from '../store.js';
 
-type Body = () => unknown | Promise<unknown>;
+// As narrow as every runner accepts: mocha, jest, vitest and node:test all take these.
+type Body = () => Promise<void>;
 type Describe = (title: string, body: () => void) => unknown;
 type It = (title: string, body: Body) => unknown;
 type Hook = (body: Body) => unknown;
@@ -15,7 +16,7 @@ export interface TestStoreOptions {
   describe?: Describe;
   it?: It;
   /** Runs after each test with the store it made (close connections here). */
-  cleanup?: (store: SessionStore) => unknown | Promise<unknown>;
+  cleanup?: (store: SessionStore) => unknown;
   /** Name shown in the report. @default 'SessionStore conformance' */
   title?: string;
   /** Hook runner for cleanup; defaults to the global `afterEach`. */
@@ -49,7 +50,7 @@ export function sampleRecord(ttlMs = 60_000, extra: Partial<SessionRecord> = {})
  *
  * ```ts
  * import { testStore } from 'wx-session/testing';
- * describe('my store', () => testStore(() => new MyStore(), { cleanup: (s) => s.close() }));
+ * describe('my store', () => testStore(() => new MyStore(), { cleanup: (s) => (s as MyStore).close() }));
  * ```
  */
 export function testStore(makeStore: () => SessionStore | Promise<SessionStore>, options: TestStoreOptions = {}): void {
@@ -128,6 +129,19 @@ export function testStore(makeStore: () => SessionStore | Promise<SessionStore>,
       await s.destroy(id);
       strictEqual(await s.get(id), undefined);
       await s.destroy(sampleId());
+    });
+
+    it('peek (when implemented) never answers a record that is not there', async () => {
+      const s = await store();
+      if (!s.peek) return;
+      const id = sampleId();
+      const record = sampleRecord();
+      ok(s.peek(id) == null, 'unknown id: null or undefined');
+      await s.set(id, record, 60_000);
+      const seen = s.peek(id);
+      ok(seen === undefined || (seen !== null && seen.openid === record.openid), 'after set: the record, or undefined (cannot tell)');
+      await s.destroy(id);
+      ok(s.peek(id) == null, 'after destroy: null or undefined');
     });
 
     it('honours the TTL given to set', async () => {
