@@ -1,5 +1,8 @@
 // Starts a private redis-server for a test suite: a free port on 127.0.0.1, a temp dir, nothing
-// saved to disk. Without the binary, a suite fails under CI=true and skips loudly elsewhere.
+// saved to disk, with its pid and pause()/resume() (SIGSTOP/SIGCONT: a Redis that holds its
+// connections open but answers nothing, i.e. a slow Redis). Every server started here is killed
+// when the test process exits, whatever happened. Without the binary, a suite fails under
+// CI=true and skips loudly elsewhere.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,18 +11,6 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-
-export interface RedisServer {
-  port: number;
-  url: string;
-  /** A new client on this server (closed by stop()). */
-  client(): Redis;
-  /** Kills the server (SIGKILL: like a crash). */
-  kill(): Promise<void>;
-  /** Starts it again on the same port (empty: nothing was saved). */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,17 +23,62 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface ControlledRedis {
+  port: number;
+  /** The pid of the running redis-server (changes on restart). */
+  readonly pid: number;
+  /** A new client on this server (disconnected by stop()); an outage surfaces after one retry. */
+  client(): Redis;
+  /** SIGKILL, like a crash; nothing was saved. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  restart(): Promise<void>;
+  /** SIGSTOP: connections stay open, nothing is answered. */
+  pause(): void;
+  /** SIGCONT: the queued commands are answered. */
+  resume(): void;
+  readonly paused: boolean;
+  /** False after kill() until restart(). */
+  readonly running: boolean;
+  stop(): Promise<void>;
+}
+
+const hasSetpriv = spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true']).status === 0;
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
 function waitForExit(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return exited(child) ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function launch(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+  // With setpriv the server gets SIGKILL should this process die without running its exit hooks
+  // (setpriv execs redis-server: same pid, so SIGSTOP/SIGCONT still reach it).
+  const child = hasSetpriv
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'redis-server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}: ${output}`)), 10_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-server did not start on port ${port}: ${output}`));
+    }, 10_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) {
@@ -56,38 +92,66 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
     });
   });
   child.stdout!.resume();
+  child.stderr!.resume();
   return child;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+export async function startControlledRedis(): Promise<ControlledRedis> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'wxs-redis-'));
+  const dir = mkdtempSync(join(tmpdir(), 'wxs-redis-fault-'));
   let child = await launch(port, dir);
+  let paused = false;
   const clients: Redis[] = [];
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child.pid!;
+    },
+    get paused() {
+      return paused;
+    },
+    get running() {
+      return !exited(child);
+    },
     client() {
-      const client = new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+      const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
       client.on('error', () => {});
       clients.push(client);
       return client;
     },
     async kill() {
       child.kill('SIGKILL');
+      paused = false;
       await waitForExit(child);
     },
     async restart() {
+      if (!exited(child)) throw new Error('redis-server is still running');
       child = await launch(port, dir);
+    },
+    pause() {
+      if (!child.kill('SIGSTOP')) throw new Error('could not SIGSTOP redis-server');
+      paused = true;
+    },
+    resume() {
+      if (!child.kill('SIGCONT')) throw new Error('could not SIGCONT redis-server');
+      paused = false;
     },
     async stop() {
       for (const client of clients) client.disconnect();
-      child.kill('SIGTERM');
-      await waitForExit(child);
+      if (!exited(child)) {
+        child.kill('SIGCONT');
+        child.kill('SIGKILL');
+        await waitForExit(child);
+      }
+      paused = false;
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+/** The Redis every suite uses: see ControlledRedis. */
+export const startRedis = startControlledRedis;
+export type RedisServer = ControlledRedis;
 
 /**
  * Call at the top of a describe() that needs Redis. Under CI=true a missing redis-server fails
