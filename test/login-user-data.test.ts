@@ -162,3 +162,29 @@ for (const name of adapters) describe(`login with user data (${name})`, () => {
     });
   });
 });
+
+// With exposeOpenid: false the answer hides the openid everywhere, including inside userInfo,
+// while the server-side session keeps WeChat's object whole.
+for (const name of adapters) {
+  describe(`login with user data and exposeOpenid: false (${name})`, () => {
+    let app: TestApp;
+    before(async () => {
+      app = await startApp(name, { core: { exposeOpenid: false } });
+    });
+    after(() => app.close());
+
+    it('answers userInfo without openId/unionId; session.userInfo keeps them', async () => {
+      const openid = 'oHiddenUserData';
+      const { code, sessionKey } = codeWithKey(app.mock, openid);
+      const sealed = encryptUserData(sessionKey, userPayload(app.mock.appId, { openId: openid, unionId: 'uHidden' }));
+      const res = await app.http.post('/wx/login').send({ code, ...sealed });
+      expect(res.status).to.equal(200);
+      expect(res.body).to.not.have.property('openid');
+      expect(res.body.userInfo).to.include({ nickName: '微信用户 Band' });
+      expect(res.body.userInfo).to.not.have.any.keys('openId', 'unionId');
+      expect(JSON.stringify(res.body)).to.not.contain(openid);
+      const json = await app.http.get('/me/json').set('X-WX-Session', res.body.token);
+      expect(json.body.userInfo).to.include({ openId: openid, unionId: 'uHidden' });
+    });
+  });
+}
