@@ -29,9 +29,51 @@ export interface DemoWx extends WxApi {
   readonly storage: Map<string, unknown>;
 }
 
-function failOf(what: string, error: unknown): WxFailResult {
+/** A wx `fail` result for a network error, as WeChat reports one (errno 600001). */
+export function failOf(what: string, error: unknown): WxFailResult {
   const cause = (error as { cause?: { code?: string } }).cause;
-  return { errMsg: `${what}:fail ${cause?.code ?? String((error as Error).message)}` };
+  return { errMsg: `${what}:fail ${cause?.code ?? String((error as Error).message)}`, errno: 600001 };
+}
+
+/**
+ * wx.request over real HTTP with fetch: objects are sent as JSON (or as the query string of a
+ * GET), and a JSON answer is parsed, as WeChat does with its default dataType 'json'. Answer
+ * header names come from `headerName` (fetch gives them lower-case; WeChat's case varies).
+ */
+export function requestOverFetch(options: WxRequestOptions, headerName: (name: string) => string = (name) => name): void {
+  const method = options.method ?? 'GET';
+  const headers: Record<string, string> = { ...options.header };
+  let url = options.url;
+  let body: string | ArrayBuffer | undefined;
+  const { data } = options;
+  if (data !== undefined) {
+    if (method === 'GET') {
+      const query = new URLSearchParams(typeof data === 'string' ? data : (data as Record<string, string>)).toString();
+      if (query) url += (url.includes('?') ? '&' : '?') + query;
+    } else if (typeof data === 'string' || data instanceof ArrayBuffer) {
+      body = data;
+    } else {
+      body = JSON.stringify(data);
+    }
+  }
+  if (body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  fetch(url, { method, headers, body }).then(
+    async (response) => {
+      const text = await response.text();
+      let parsed: unknown = text;
+      if ((options.dataType ?? 'json') === 'json') {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // WeChat hands over the text when it is not JSON
+        }
+      }
+      const header: Record<string, string> = {};
+      response.headers.forEach((value, name) => (header[headerName(name)] = value));
+      options.success?.({ statusCode: response.status, data: parsed, header });
+    },
+    (error: unknown) => options.fail?.(failOf('request', error)),
+  );
 }
 
 /** A fake `wx` for one WeChat user (`openid`) on one device, logging in against `mock`. */
@@ -45,42 +87,9 @@ export function demoWx(mock: MockWeChat, openid: string): DemoWx {
       setImmediate(() => options.success?.({ code: mock.issueCode(openid) }));
     },
 
-    // wx.request: real HTTP. Objects are sent as JSON (or as the query string of a GET), and a
-    // JSON answer is parsed, as WeChat does with its default dataType 'json'.
+    // wx.request: real HTTP.
     request(options: WxRequestOptions) {
-      const method = options.method ?? 'GET';
-      const headers: Record<string, string> = { ...options.header };
-      let url = options.url;
-      let body: string | ArrayBuffer | undefined;
-      const { data } = options;
-      if (data !== undefined) {
-        if (method === 'GET') {
-          const query = new URLSearchParams(typeof data === 'string' ? data : (data as Record<string, string>)).toString();
-          if (query) url += (url.includes('?') ? '&' : '?') + query;
-        } else if (typeof data === 'string' || data instanceof ArrayBuffer) {
-          body = data;
-        } else {
-          body = JSON.stringify(data);
-        }
-      }
-      if (body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-      fetch(url, { method, headers, body }).then(
-        async (response) => {
-          const text = await response.text();
-          let parsed: unknown = text;
-          if ((options.dataType ?? 'json') === 'json') {
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // WeChat hands over the text when it is not JSON
-            }
-          }
-          const header: Record<string, string> = {};
-          response.headers.forEach((value, name) => (header[name] = value));
-          options.success?.({ statusCode: response.status, data: parsed, header });
-        },
-        (error: unknown) => options.fail?.(failOf('request', error)),
-      );
+      requestOverFetch(options);
     },
 
     // The demo uploads nothing.

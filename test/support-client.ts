@@ -4,10 +4,11 @@
 // storage is an in-memory Map.
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
-import type { WxApi, WxFailResult, WxRequestOptions, WxUploadFileOptions } from 'wx-session/client';
+import type { WxApi, WxRequestOptions, WxUploadFileOptions } from 'wx-session/client';
 import type { WxSessionOptions } from '../src/index.js';
 import { errorReply } from '../src/http.js';
 import { startMockWeChat, type MockIssueCodeOptions, type MockWeChat } from '../src/testing/index.js';
+import { failOf, requestOverFetch } from '../examples/demo-wx.js';
 import { createApp } from '../examples/express/server.js';
 import { closeServer, coreOptions, listen } from './helpers.js';
 
@@ -121,19 +122,6 @@ function titleCase(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_m, dash: string, letter: string) => dash + letter.toUpperCase());
 }
 
-function headersOf(response: Response): Record<string, string> {
-  const header: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    header[titleCase(name)] = value;
-  });
-  return header;
-}
-
-function failOf(what: string, error: unknown): WxFailResult {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return { errMsg: `${what}:fail ${cause?.code ?? String((error as Error).message)}`, errno: 600001 };
-}
-
 /** A fake `wx` for one WeChat user (`openid`) on one device (`storage`). */
 export function fakeWx(mock: MockWeChat, openid: string, storage = new Map<string, unknown>()): FakeWx {
   const fake: FakeWx = {
@@ -151,37 +139,7 @@ export function fakeWx(mock: MockWeChat, openid: string, storage = new Map<strin
     },
 
     request(options: WxRequestOptions) {
-      const method = options.method ?? 'GET';
-      const headers: Record<string, string> = { ...options.header };
-      let url = options.url;
-      let body: string | ArrayBuffer | undefined;
-      const { data } = options;
-      if (data !== undefined) {
-        if (method === 'GET') {
-          const query = new URLSearchParams(typeof data === 'string' ? data : (data as Record<string, string>)).toString();
-          if (query) url += (url.includes('?') ? '&' : '?') + query;
-        } else if (typeof data === 'string' || data instanceof ArrayBuffer) {
-          body = data;
-        } else {
-          body = JSON.stringify(data);
-        }
-      }
-      if (body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-      fetch(url, { method, headers, body }).then(
-        async (response) => {
-          const text = await response.text();
-          let parsed: unknown = text;
-          if ((options.dataType ?? 'json') === 'json') {
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // WeChat hands over the text when it is not JSON
-            }
-          }
-          options.success?.({ statusCode: response.status, data: parsed, header: headersOf(response) });
-        },
-        (error: unknown) => options.fail?.(failOf('request', error)),
-      );
+      requestOverFetch(options, titleCase);
     },
 
     uploadFile(options: WxUploadFileOptions) {
