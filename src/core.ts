@@ -248,11 +248,7 @@ class Core implements WxSessionCore, SessionHost {
       return { state: 'unknown' };
     }
     if (state === 'expired' && this.#options.keyExpired === 'reject') return { state };
-    const now = Date.now();
-    const record = await this.#update(id, (current) => {
-      if (current.sessionKey !== sessionKey) return current; // refreshed meanwhile
-      return state === 'valid' ? withoutStale({ ...current, keyCheckedAt: now }) : { ...current, keyStale: true };
-    }).catch((error: unknown) => {
+    const record = await this.#recordKeyState(id, sessionKey, state).catch((error: unknown) => {
       storeFailure(this.#options.logger, 'record a session key check', error);
       return undefined;
     });
@@ -286,10 +282,17 @@ class Core implements WxSessionCore, SessionHost {
     return undefined;
   }
 
-  /** Marks the key stale after a signed API said 87009: the next request takes the keyExpired path. */
-  async #markStale(session: WxSession, sessionKey: string): Promise<void> {
-    const record = await this.#update(session.id, (current) => (current.sessionKey === sessionKey ? { ...current, keyStale: true } : current));
-    if (record) session.replaceRecord(record);
+  /**
+   * Writes what WeChat said of `sessionKey`: 'valid' records the time and clears a stale mark,
+   * 'expired' marks the session stale (the next request takes the keyExpired path). Skipped
+   * when the session holds another key by now (refreshed meanwhile).
+   */
+  #recordKeyState(id: string, sessionKey: string, state: KeyState): Promise<SessionRecord | undefined> {
+    const now = Date.now();
+    return this.#update(id, (current) => {
+      if (current.sessionKey !== sessionKey) return current;
+      return state === 'valid' ? withoutStale({ ...current, keyCheckedAt: now }) : { ...current, keyStale: true };
+    });
   }
 
   /**
@@ -307,18 +310,14 @@ class Core implements WxSessionCore, SessionHost {
   async checkKey(session: WxSession): Promise<boolean> {
     const sessionKey = session.sessionKey;
     const state = await this.#api.checkSessionKey(session.openid, sessionKey);
+    let record: SessionRecord | undefined;
     try {
-      if (state === 'expired') {
-        await this.#markStale(session, sessionKey);
-        return false;
-      }
-      const now = Date.now();
-      const record = await this.#update(session.id, (current) => (current.sessionKey === sessionKey ? withoutStale({ ...current, keyCheckedAt: now }) : current));
-      if (record) session.replaceRecord(record);
-      return true;
+      record = await this.#recordKeyState(session.id, sessionKey, state);
     } catch (error) {
       throw storeFailure(this.#options.logger, 'record a session key check', error);
     }
+    if (record) session.replaceRecord(record);
+    return state === 'valid';
   }
 
   async signedPost(session: WxSession, path: string, payload: unknown): Promise<void> {
@@ -327,7 +326,11 @@ class Core implements WxSessionCore, SessionHost {
       await this.#api.signedPost(path, session.openid, sessionKey, payload);
     } catch (error) {
       if (error instanceof WxSessionError && error.code === ErrorCode.WX_SESSION_KEY_EXPIRED) {
-        await this.#markStale(session, sessionKey).catch((storeError: unknown) => storeFailure(this.#options.logger, 'mark a session key stale', storeError));
+        const record = await this.#recordKeyState(session.id, sessionKey, 'expired').catch((storeError: unknown) => {
+          storeFailure(this.#options.logger, 'mark a session key stale', storeError);
+          return undefined;
+        });
+        if (record) session.replaceRecord(record);
       }
       throw error;
     }
