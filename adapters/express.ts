@@ -49,8 +49,9 @@ function authenticated(req: Request): boolean {
 function saveBeforeEnd(res: Response, session: WxSession): void {
   const end = res.end as (...args: unknown[]) => Response;
   res.end = function endAfterSave(this: Response, ...args: unknown[]) {
-    if (!session.dataChanged()) return end.apply(this, args);
-    session.save().then(
+    const saving = session.saveChanges();
+    if (!saving) return end.apply(this, args);
+    saving.then(
       () => end.apply(this, args),
       (error: unknown) => {
         if (res.headersSent) return end.apply(this, args);

@@ -66,9 +66,10 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     ctx.state.wxSession = session;
     if (result.token) ctx.set(REISSUED_TOKEN_HEADER, result.token);
     await next();
-    if (!session.dataChanged()) return;
+    const saving = session.saveChanges();
+    if (!saving) return;
     try {
-      await session.save();
+      await saving;
     } catch (error) {
       if (!(error instanceof WxSessionError)) throw error;
       send(ctx, errorReply(error));

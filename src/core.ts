@@ -362,15 +362,16 @@ class Core implements WxSessionCore, SessionHost {
    * Saves `session.data` onto the record the store holds now, so a concurrent key refresh or
    * renewal is kept, and a session logged out meanwhile is not brought back.
    */
-  async save(session: WxSession): Promise<void> {
-    const data = JSON.parse(JSON.stringify(session.data)) as Record<string, unknown>;
+  async save(session: WxSession, json: string): Promise<void> {
+    // Parsed from the session's JSON: the stored copy shares nothing with the live object.
+    const data = JSON.parse(json) as Record<string, unknown>;
     let record: SessionRecord | undefined;
     try {
       record = await this.#update(session.id, (current) => ({ ...current, data }));
     } catch (error) {
       throw storeFailure(this.#options.logger, 'save session data', error);
     }
-    if (record) session.replaceRecord(record, true);
+    if (record) session.replaceRecord(record, json);
   }
 }
 

@@ -11,7 +11,8 @@ export interface SessionHost {
   readonly appId: string;
   readonly maxDataAge: number | undefined;
   destroy(session: WxSession): Promise<void>;
-  save(session: WxSession): Promise<void>;
+  /** Saves `data`, given as the JSON the session serialised it to. */
+  save(session: WxSession, data: string): Promise<void>;
   checkKey(session: WxSession): Promise<boolean>;
   signedPost(session: WxSession, path: string, payload: unknown): Promise<void>;
 }
@@ -145,17 +146,21 @@ export class WxSession {
 
   /** Saves `data` now if it changed (the adapters also do this before answering). */
   async save(): Promise<void> {
-    if (this.dataChanged()) await this.#host.save(this);
+    await this.saveChanges();
   }
 
   get destroyed(): boolean {
     return this.#destroyed;
   }
 
-  /** @internal True when `data` differs from what the store holds. */
-  dataChanged(): boolean {
-    if (this.#destroyed || this.#data === undefined) return false;
-    return JSON.stringify(this.#data) !== this.#snapshot;
+  /**
+   * @internal Saves `data` if it differs from what the store holds, serialising it once;
+   * undefined when there is nothing to save, so a caller can go on without waiting.
+   */
+  saveChanges(): Promise<void> | undefined {
+    if (this.#destroyed || this.#data === undefined) return undefined;
+    const json = JSON.stringify(this.#data);
+    return json === this.#snapshot ? undefined : this.#host.save(this, json);
   }
 
   /** @internal The record as it stands, with the current data. */
@@ -163,10 +168,10 @@ export class WxSession {
     return this.#record;
   }
 
-  /** @internal Called after the core wrote a new record for this session. */
-  replaceRecord(record: SessionRecord, dataSaved = false): void {
+  /** @internal Called after the core wrote a new record; `savedData` is the data's JSON when it was saved. */
+  replaceRecord(record: SessionRecord, savedData?: string): void {
     this.#record = record;
-    if (dataSaved) this.#snapshot = JSON.stringify(record.data);
+    if (savedData !== undefined) this.#snapshot = savedData;
   }
 
   toJSON(): WxSessionJSON {
