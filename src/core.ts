@@ -1,7 +1,7 @@
 // The framework-agnostic core: login(code), authenticate(token), logout(token).
 // No req/res here; a bad or expired token is a result, not an exception.
 import { ErrorCode, WxSessionError } from './errors.js';
-import { decryptData } from './crypto.js';
+import { decryptData, safeEqual } from './crypto.js';
 import { resolveOptions, type ResolvedOptions, type WxSessionOptions } from './options.js';
 import { WxSession, type SessionHost } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
@@ -290,7 +290,7 @@ class Core implements WxSessionCore, SessionHost {
   #recordKeyState(id: string, sessionKey: string, state: KeyState): Promise<SessionRecord | undefined> {
     const now = Date.now();
     return this.#update(id, (current) => {
-      if (current.sessionKey !== sessionKey) return current;
+      if (!safeEqual(current.sessionKey, sessionKey)) return current;
       return state === 'valid' ? withoutStale({ ...current, keyCheckedAt: now }) : { ...current, keyStale: true };
     });
   }

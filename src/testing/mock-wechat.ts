@@ -478,7 +478,7 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
 
   function rotate(user: UserRecord): string {
     let key = newSessionKey();
-    while (key === user.sessionKey) key = newSessionKey();
+    while (sameText(key, user.sessionKey)) key = newSessionKey();
     user.sessionKey = key;
     return key;
   }

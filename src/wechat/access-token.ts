@@ -1,6 +1,7 @@
 // Access tokens for the WeChat server APIs: fetched from stable_token, cached in process until
 // five minutes before expiry, one fetch at a time however many callers wait. A token WeChat
 // refuses is renewed once; force_refresh only when WeChat keeps handing back the refused token.
+import { safeEqual } from '../crypto.js';
 import { WxSessionError } from '../errors.js';
 import { errcodeError } from './errcodes.js';
 import type { WeChatAnswer, WeChatRequest } from './http.js';
@@ -73,11 +74,11 @@ export class StableTokenSource implements AccessTokenSource {
 
   async renew(rejected: string): Promise<string> {
     // Another caller may have renewed it already while this one's call was in flight.
-    if (this.#cached && this.#cached.token !== rejected) return this.#cached.token;
+    if (this.#cached && !safeEqual(this.#cached.token, rejected)) return this.#cached.token;
     if (this.#forcing) return this.#forcing;
     this.#cached = undefined;
     const token = await this.#load(false);
-    if (token !== rejected) return token;
+    if (!safeEqual(token, rejected)) return token;
     // WeChat handed back the very token it refused: only force_refresh repairs that.
     if (this.#forcing) return this.#forcing;
     if (Date.now() - this.#lastForce < FORCE_REFRESH_INTERVAL_MS) return token;
@@ -182,12 +183,12 @@ export class SharedTokenSource implements AccessTokenSource {
   }
 
   async renew(rejected: string): Promise<string> {
-    if (this.#local && this.#local.token !== rejected) return this.#local.token;
+    if (this.#local && !safeEqual(this.#local.token, rejected)) return this.#local.token;
     if (this.#forcing) return this.#forcing;
     this.#local = undefined;
     await this.#cache.drop(this.#appId, rejected).catch(() => {});
     const token = await this.#single();
-    if (token !== rejected) return token;
+    if (!safeEqual(token, rejected)) return token;
     // WeChat keeps handing back the refused token: callers here share one forced refresh.
     if (!this.#forcing) {
       const forcing = this.#force(rejected);
@@ -219,7 +220,7 @@ export class SharedTokenSource implements AccessTokenSource {
     while (Date.now() < deadline) {
       await sleep(50);
       const shared = await this.#cache.get(this.#appId).catch(() => undefined);
-      if (shared && shared.token !== rejected && shared.ttlMs > 0) {
+      if (shared && !safeEqual(shared.token, rejected) && shared.ttlMs > 0) {
         this.#local = { token: shared.token, refreshAt: Date.now() + shared.ttlMs };
         return shared.token;
       }
