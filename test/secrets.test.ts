@@ -10,6 +10,7 @@ import { adapters, OLD_SECRET, SECRET, coreOptions, startApp, type TestApp } fro
 import { SwitchableStore, encryptForSession, forgeToken } from './support-wire.js';
 import { createWxSession, type Logger } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
+import { witnessLog } from './witness.js';
 
 const WRONG_APP_SECRET = 'wrong-app-secret-that-must-not-leak-77';
 
@@ -40,8 +41,8 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
   const openids = new Set<string>();
   const keys = new Set<string>();
   const logger: Logger = {
-    warn: (...args: unknown[]) => void logged.push(args),
-    error: (...args: unknown[]) => void logged.push(args),
+    warn: (...args: unknown[]) => void (logged.push(args), witnessLog('a logger line', args)),
+    error: (...args: unknown[]) => void (logged.push(args), witnessLog('a logger line', args)),
   };
 
   /** Awaits a request and keeps everything the client saw. */

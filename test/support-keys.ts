@@ -13,6 +13,7 @@ import type { TokenCache } from '../src/wechat/access-token.js';
 import { wxSession as expressSession } from '../adapters/express.js';
 import { wxSession as koaSession } from '../adapters/koa.js';
 import { closeServer, coreOptions, listen, type AdapterName } from './helpers.js';
+import { witnessLog } from './witness.js';
 
 // ---- crypto, computed here independently of src/
 
@@ -165,9 +166,11 @@ export function captureLogger(): Logger & { lines: unknown[][]; readonly text: s
     lines,
     warn(message: string, ...rest: unknown[]) {
       lines.push(['warn', message, ...rest]);
+      witnessLog('a logger line', [message, ...rest]);
     },
     error(message: string, ...rest: unknown[]) {
       lines.push(['error', message, ...rest]);
+      witnessLog('a logger line', [message, ...rest]);
     },
     get text() {
       return lines.map((line) => line.map(serialise).join(' ')).join('\n');

@@ -1,0 +1,204 @@
+// The secrets witness: for the whole run of the suite, it sees everything wx-session could leak a
+// secret through, and fails the test during which a secret showed up (issue 6, "Secrets and
+// timing"; SECURITY.md, "Secrets in logs").
+//
+// What it sees:
+//   - every HTTP answer any server in this process writes (status, headers, body), except the
+//     mock WeChat's own answers, which is where secrets legitimately come from;
+//   - every write to stdout and stderr (console.*, the reporter, anything a test prints);
+//   - every line given to a test logger (captureLogger in support-keys.ts calls `witnessLog`);
+//   - every WxSessionError constructed, by the src build and by the dist builds: message, cause
+//     chain and JSON.
+// Which secrets it looks for, harvested as they come into being:
+//   - every session_key and access_token the mock WeChat answers with;
+//   - every app secret sent to the mock (the `secret` query parameter of jscode2session);
+//   - every token-signing secret, taken from cookie-signature's `sign` as the core calls it.
+// Secrets are looked for as they are, JSON-escaped and URL-encoded. After each test the texts seen
+// since the previous test are searched against every secret harvested so far, then dropped.
+import { ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { inspect } from 'node:util';
+import { WxSessionError } from '../src/errors.js';
+
+const require = createRequire(import.meta.url);
+
+/** What WeChat's own API paths look like: answers on these are the mock's, and harvested. */
+const WECHAT_PATH = /^\/(?:sns|cgi-bin|wxa)\//;
+/** Characters a secret is made of (base64, base64url, hex, our secrets); runs of them are searched. */
+const RUN = /[A-Za-z0-9+/=_\-.~]{12,}/g;
+
+export type SecretKind = 'session_key' | 'access_token' | 'appSecret' | 'signing secret';
+
+interface Seen {
+  where: string;
+  text: string;
+}
+
+const secrets = new Map<string, SecretKind>();
+/** Secrets containing a character outside RUN, searched for with includes(). */
+const oddSecrets = new Set<string>();
+const secretLengths = new Set<number>();
+let pending: Seen[] = [];
+const counts = { answers: 0, wechatAnswers: 0, logWrites: 0, errors: 0, scans: 0 };
+
+export function addSecret(value: unknown, kind: SecretKind): void {
+  if (typeof value !== 'string' || value.length < 8 || secrets.has(value)) return;
+  secrets.set(value, kind);
+  if (value.replace(RUN, '') !== '' || value.length < 12) oddSecrets.add(value);
+  else secretLengths.add(value.length);
+}
+
+function see(where: string, text: string): void {
+  if (text) pending.push({ where, text });
+}
+
+/** For test loggers: everything they are given is searched like a log line. */
+export function witnessLog(where: string, parts: readonly unknown[]): void {
+  counts.logWrites += 1;
+  see(where, parts.map((part) => (typeof part === 'string' ? part : inspect(part, { depth: 8, breakLength: Infinity }))).join(' '));
+}
+
+/** `%2B` -> `+`, `\/` -> `/`, `\u002b` -> `+`...: the forms a secret takes in JSON or a URL. */
+function normalise(text: string): string {
+  return text
+    .replace(/\\\//g, '/')
+    .replace(/\\u00([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+    .replace(/%(2B|2F|3D|7E)/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+export interface Leak {
+  kind: SecretKind;
+  where: string;
+  /** The text around the secret, with the secret itself masked. */
+  context: string;
+}
+
+/** Searches `text` for every known secret; returns what it found (the secret masked). */
+export function findSecrets(text: string, where = 'text'): Leak[] {
+  const leaks: Leak[] = [];
+  const haystack = normalise(text);
+  const report = (secret: string, at: number) => {
+    const context = haystack.slice(Math.max(0, at - 60), at + secret.length + 60).split(secret).join('«secret»');
+    leaks.push({ kind: secrets.get(secret)!, where, context });
+  };
+  for (const match of haystack.matchAll(RUN)) {
+    const run = match[0];
+    for (const length of secretLengths) {
+      for (let i = 0; i + length <= run.length; i++) {
+        const candidate = run.slice(i, i + length);
+        if (secrets.has(candidate)) report(candidate, match.index! + i);
+      }
+    }
+  }
+  for (const secret of oddSecrets) {
+    const at = haystack.indexOf(secret);
+    if (at >= 0) report(secret, at);
+  }
+  return leaks;
+}
+
+/** Searches what was seen since the last call, then forgets it. */
+export function scanPending(): Leak[] {
+  const batch = pending;
+  pending = [];
+  counts.scans += 1;
+  const leaks: Leak[] = [];
+  for (const { where, text } of batch) leaks.push(...findSecrets(text, where));
+  return leaks;
+}
+
+export function witnessCounts(): Readonly<typeof counts & { secrets: Record<SecretKind, number> }> {
+  const byKind = { session_key: 0, access_token: 0, appSecret: 0, 'signing secret': 0 } as Record<SecretKind, number>;
+  for (const kind of secrets.values()) byKind[kind] += 1;
+  return { ...counts, secrets: byKind };
+}
+
+// ---- harvesting and capturing
+
+function harvestWeChat(res: ServerResponse, body: string): void {
+  counts.wechatAnswers += 1;
+  const url = new URL(res.req?.url ?? '/', 'http://x');
+  addSecret(url.searchParams.get('secret'), 'appSecret');
+  try {
+    const answer = JSON.parse(body) as { session_key?: unknown; access_token?: unknown };
+    addSecret(answer?.session_key, 'session_key');
+    addSecret(answer?.access_token, 'access_token');
+  } catch {
+    // a fault body (truncated, not JSON): nothing to harvest
+  }
+}
+
+function chunkText(chunk: unknown, encoding?: unknown): string {
+  if (typeof chunk === 'string') return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString(typeof encoding === 'string' && Buffer.isEncoding(encoding) ? encoding : 'utf8');
+  return '';
+}
+
+const bodies = new WeakMap<ServerResponse, string[]>();
+const headLines = new WeakMap<ServerResponse, string>();
+
+async function install(): Promise<void> {
+  const proto = ServerResponse.prototype;
+  const { writeHead, write, end } = proto;
+  proto.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    headLines.set(this, inspect(args.slice(1), { depth: 4, breakLength: Infinity }));
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof proto.writeHead;
+  proto.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    (bodies.get(this) ?? bodies.set(this, []).get(this)!).push(chunkText(chunk, rest[0]));
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof proto.write;
+  proto.end = function (this: ServerResponse, ...args: unknown[]) {
+    const parts = bodies.get(this) ?? [];
+    bodies.delete(this);
+    if (typeof args[0] !== 'function') parts.push(chunkText(args[0], args[1]));
+    const body = parts.join('');
+    const path = this.req?.url ?? '';
+    if (WECHAT_PATH.test(path)) {
+      harvestWeChat(this, body);
+    } else {
+      counts.answers += 1;
+      see(`an HTTP answer to ${this.req?.method} ${path.slice(0, 80)}`, `${this.statusCode} ${headLines.get(this) ?? ''} ${JSON.stringify(this.getHeaders())}\n${body}`);
+    }
+    return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof proto.end;
+
+  for (const stream of [process.stdout, process.stderr]) {
+    const original = stream.write;
+    const name = stream === process.stdout ? 'stdout' : 'stderr';
+    stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      counts.logWrites += 1;
+      see(name, chunkText(chunk, rest[0]));
+      return (original as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof stream.write;
+  }
+
+  // cookie-signature's sign() is called with every signing secret the core signs or verifies with.
+  const signature = require('cookie-signature') as { sign: (value: string, secret: string) => string };
+  const sign = signature.sign;
+  signature.sign = (value: string, secret: string) => {
+    addSecret(secret, 'signing secret');
+    return sign(value, secret);
+  };
+
+  // Every WxSessionError, from src and from the builds the packaging and example tests load: the
+  // class's `super()` goes through this constructor, which keeps the new error for the search.
+  const errorClasses: Array<typeof WxSessionError> = [WxSessionError];
+  const cjs = new URL('../dist/cjs/src/errors.js', import.meta.url);
+  if (existsSync(cjs)) errorClasses.push((require(cjs.pathname) as typeof import('../src/errors.js')).WxSessionError);
+  const esm = new URL('../dist/esm/src/errors.js', import.meta.url);
+  if (existsSync(esm)) errorClasses.push(((await import(esm.href)) as typeof import('../src/errors.js')).WxSessionError);
+  class WitnessedError extends Error {
+    constructor(message?: string, options?: ErrorOptions) {
+      super(message, options);
+      counts.errors += 1;
+      const error = this;
+      // Read after the subclass constructor has run (code, errcode are set by then).
+      queueMicrotask(() => see('a WxSessionError', `${inspect(error, { depth: 8, breakLength: Infinity })}\n${JSON.stringify(error)}`));
+    }
+  }
+  for (const errorClass of errorClasses) Object.setPrototypeOf(errorClass, WitnessedError);
+}
+
+await install();
