@@ -1,5 +1,6 @@
 // The secrets witness (test/witness.ts) is what makes "no secret in any answer, log line or error
 // during the whole suite" true; these tests show it would notice, so its silence means something.
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { createWxSession, WxSessionError } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
@@ -31,7 +32,7 @@ describe('the secrets witness', () => {
     scanPending();
   });
 
-  it('catches a secret in an HTTP answer, a log line and an error, and masks it in the report', async () => {
+  it('catches a secret in an HTTP answer, a log line, an error and a child process's output, and masks it in the report', async () => {
     await app.login('oWitness2');
     const key = mock.sessionKeyOf('oWitness2')!;
     scanPending();
@@ -43,11 +44,13 @@ describe('the secrets witness', () => {
     } finally {
       await closeServer(server);
     }
+    const child = spawn(process.execPath, ['-e', `process.stderr.write(${JSON.stringify(key)})`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise((resolve) => child.once('close', resolve));
     witnessLog('a logger line', ['key is', key]);
     void new WxSessionError('WX_UPSTREAM_ERROR', { message: 'oops', cause: new Error(`key ${key}`) });
     await Promise.resolve();
     const leaks = scanPending();
-    expect(leaks.map((leak) => leak.where)).to.include.members(['an HTTP answer to GET /', 'a logger line', 'a WxSessionError']);
+    expect(leaks.map((leak) => leak.where)).to.include.members(['an HTTP answer to GET /', 'a logger line', 'a WxSessionError', 'the stderr of a child process (node)']);
     for (const leak of leaks) {
       expect(leak.context).to.contain('«secret»');
       expect(leak.context).to.not.contain(key);

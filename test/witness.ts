@@ -5,7 +5,9 @@
 // What it sees:
 //   - every HTTP answer any server in this process writes (status, headers, body), except the
 //     mock WeChat's own answers, which is where secrets legitimately come from;
-//   - every write to stdout and stderr (console.*, the reporter, anything a test prints);
+//   - every write to stdout and stderr (console.*, the reporter, anything a test prints), and
+//     what every child process the tests spawn writes to a piped stdout or stderr (the app
+//     instances of the multi-instance and soak tests, the examples, the demo);
 //   - every line given to a test logger (captureLogger in support-keys.ts calls `witnessLog`);
 //   - every WxSessionError constructed, by the src build and by the dist builds: message, cause
 //     chain and JSON.
@@ -16,7 +18,8 @@
 // Secrets are looked for as they are, JSON-escaped and URL-encoded. After each test the texts seen
 // since the previous test are searched against every secret harvested so far, then dropped.
 import { ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { WxSessionError } from '../src/errors.js';
@@ -173,6 +176,22 @@ async function install(): Promise<void> {
       return (original as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof stream.write;
   }
+
+  // Child processes: whatever they print is searched too (a tap; the test still reads it).
+  const childProcess = require('node:child_process') as typeof import('node:child_process');
+  const spawn = childProcess.spawn;
+  childProcess.spawn = function (this: unknown, ...args: unknown[]) {
+    const child = (spawn as (...a: unknown[]) => ChildProcess).apply(this, args);
+    const command = String(args[0]).split('/').pop();
+    for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      stream?.on('data', (chunk: Buffer) => {
+        counts.logWrites += 1;
+        see(`the ${name} of a child process (${command})`, chunkText(chunk));
+      });
+    }
+    return child;
+  } as typeof childProcess.spawn;
+  syncBuiltinESMExports();
 
   // cookie-signature's sign() is called with every signing secret the core signs or verifies with.
   const signature = require('cookie-signature') as { sign: (value: string, secret: string) => string };
