@@ -32,7 +32,7 @@ describe('the secrets witness', () => {
     scanPending();
   });
 
-  it('catches a secret in an HTTP answer, a log line, an error and a child process's output, and masks it in the report', async () => {
+  it('catches a secret in an HTTP answer, a log line, an error and the output of a child process, and masks it in the report', async () => {
     await app.login('oWitness2');
     const key = mock.sessionKeyOf('oWitness2')!;
     scanPending();
