@@ -1,8 +1,8 @@
 // Starts a private redis-server for a test suite: a free port on 127.0.0.1, a temp dir, nothing
-// saved to disk, with its pid and pause()/resume() (SIGSTOP/SIGCONT: a Redis that holds its
-// connections open but answers nothing, i.e. a slow Redis). Every server started here is killed
-// when the test process exits, whatever happened. Without the binary, a suite fails under
-// CI=true and skips loudly elsewhere.
+// saved to disk (unless `persist`: then every acknowledged write survives a kill), with its pid
+// and pause()/resume() (SIGSTOP/SIGCONT: a Redis that holds its connections open but answers
+// nothing, i.e. a slow Redis). Every server started here is killed when the test process exits,
+// whatever happened. Without the binary, a suite fails under CI=true and skips loudly elsewhere.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -23,15 +23,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface ControlledRedisOptions {
+  /**
+   * Keep every acknowledged write across kill() + restart(): the server runs with an append-only
+   * file in its temp dir, fsynced before each reply (`--appendonly yes --appendfsync always`).
+   * @default false (nothing saved: a restart comes up empty)
+   */
+  persist?: boolean;
+}
+
 export interface ControlledRedis {
   port: number;
   /** The pid of the running redis-server (changes on restart). */
   readonly pid: number;
   /** A new client on this server (disconnected by stop()); an outage surfaces after one retry. */
   client(): Redis;
-  /** SIGKILL, like a crash; nothing was saved. */
+  /** SIGKILL, like a crash; nothing was saved (with `persist`, every acknowledged write was). */
   kill(): Promise<void>;
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or with `persist` holding every acknowledged write. */
   restart(): Promise<void>;
   /** SIGSTOP: connections stay open, nothing is answered. */
   pause(): void;
@@ -64,8 +73,9 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return exited(child) ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+async function launch(port: number, dir: string, persist: boolean): Promise<ChildProcess> {
+  const durability = persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...durability, '--protected-mode', 'no'];
   // With setpriv the server gets SIGKILL should this process die without running its exit hooks
   // (setpriv execs redis-server: same pid, so SIGSTOP/SIGCONT still reach it).
   const child = hasSetpriv
@@ -96,10 +106,11 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   return child;
 }
 
-export async function startControlledRedis(): Promise<ControlledRedis> {
+export async function startControlledRedis(options: ControlledRedisOptions = {}): Promise<ControlledRedis> {
+  const persist = options.persist === true;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'wxs-redis-fault-'));
-  let child = await launch(port, dir);
+  let child = await launch(port, dir, persist);
   let paused = false;
   const clients: Redis[] = [];
   return {
@@ -126,7 +137,7 @@ export async function startControlledRedis(): Promise<ControlledRedis> {
     },
     async restart() {
       if (!exited(child)) throw new Error('redis-server is still running');
-      child = await launch(port, dir);
+      child = await launch(port, dir, persist);
     },
     pause() {
       if (!child.kill('SIGSTOP')) throw new Error('could not SIGSTOP redis-server');
