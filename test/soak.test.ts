@@ -1,0 +1,92 @@
+// The soak test, short (soak/soak.ts; `npm run soak` runs it for minutes): 20 players on two app
+// processes sharing one Redis for a few seconds, with session_key rotations, logouts and access
+// token expiries. Every check must pass, and every kind of operation must have happened often
+// enough that passing means something. Also: the secrets scanner finds what it should.
+import { expect } from 'chai';
+import { findSecrets, formatReport, runSoak, type SecretKind, type SoakReport } from '../soak/soak.js';
+import { requireRedis } from './support-redis.js';
+
+describe('soak: short run', function () {
+  requireRedis(this);
+  this.timeout(60_000);
+  this.slow(15_000);
+
+  let report: SoakReport;
+  const output: string[] = [];
+
+  before(async function () {
+    this.timeout(60_000);
+    report = await runSoak({ seconds: 5, clients: 20, thinkMs: 5, expireTokensEveryMs: 1200, log: (line) => output.push(line) });
+  });
+
+  it('passes every check', () => {
+    const failed = report.checks.filter((check) => !check.ok);
+    expect(failed, `${formatReport(report)}\n${output.join('\n')}`).to.deep.equal([]);
+    expect(report.ok).to.equal(true);
+    expect(report.checks.map((check) => check.violations)).to.deep.equal(report.checks.map(() => 0));
+    expect(report.checks.length).to.be.at.least(9);
+  });
+
+  it('did every kind of operation, on both instances, often enough to mean something', () => {
+    const c = report.counts;
+    const why = formatReport(report);
+    expect(c.reads, `reads\n${why}`).to.be.at.least(100);
+    expect(c.writes, `writes\n${why}`).to.be.at.least(100);
+    expect(c.logouts, `logouts\n${why}`).to.be.at.least(20);
+    // Every player logged in once, and again after each logout it went on from.
+    expect(c.logins, `logins\n${why}`).to.be.at.least(Math.max(20, c.logouts));
+    expect(c.rotations, `rotations\n${why}`).to.be.at.least(20);
+    expect(c.refreshes, `refreshes\n${why}`).to.equal(c.rotations);
+    expect(c.checkSession87009, `87009s at the mock\n${why}`).to.be.at.least(c.rotations);
+    expect(c.code2Session, `code2Session\n${why}`).to.equal(c.logins + c.refreshes);
+    // Access tokens were expired several times and the instances fetched new ones.
+    expect(c.tokenExpiries, `expiries\n${why}`).to.be.at.least(3);
+    expect(c.stableToken, `stable_token calls\n${why}`).to.be.at.least(3);
+    expect(c.accessTokens, `access tokens seen\n${why}`).to.be.at.least(3);
+    expect(c.sessionKeys, `session_keys (the warm-up players' too)\n${why}`).to.be.at.least(20 + c.rotations);
+    for (const name of ['A', 'B']) expect(report.perInstance[name] ?? 0, `requests on ${name}\n${why}`).to.be.at.least(100);
+    expect(c.sessionsHeld, why).to.be.above(0);
+    expect(c.sessionsInRedis, why).to.equal(c.sessionsHeld);
+    expect(c.capturedBytes, why).to.be.above(100_000);
+    expect(report.requests).to.be.above(500);
+    expect(report.throughput).to.be.above(0);
+    expect(report.latencyMs.overall.p99).to.be.at.least(report.latencyMs.overall.p50);
+    for (const op of ['login', 'logout', 'read', 'write', 'read (X-WX-Code retry)', 'write (X-WX-Code retry)', 'logged-out token']) {
+      expect(report.latencyMs.byOp[op]?.count ?? 0, `${op} latencies\n${why}`).to.be.above(0);
+    }
+  });
+
+  it('prints no secret in its report', () => {
+    // The report's secrets check covers this; here only the shape: numbers and names, no long runs of base64.
+    const text = `${JSON.stringify(report)}\n${formatReport(report)}`;
+    expect(text).to.not.match(/[A-Za-z0-9+/]{22}==/); // a session_key's shape
+  });
+});
+
+describe('soak: the secrets scanner', () => {
+  const key = 'o0q0otL8aEzpcZL/FT9WsQ=='; // has a '/' and '=': changed by URL-encoding and JSON escaping
+  const token = 'x'.repeat(20) + 'AbC_-9'.repeat(7) + 'y'.repeat(2);
+  const secrets = new Map<string, SecretKind>([
+    [key, 'session_key'],
+    [token, 'access_token'],
+  ]);
+
+  it('finds a secret as it is, URL-encoded, JSON-escaped or inside a longer run, and says where', () => {
+    const hits = findSecrets(
+      [
+        { source: 'plain', text: `{"session_key":"${key}"}` },
+        { source: 'url', text: `GET /x?k=${encodeURIComponent(key)}&y=1` },
+        { source: 'json-escaped', text: JSON.stringify(key).replace('/', '\\/') },
+        { source: 'embedded', text: `Bearer zz${token}zz` },
+        { source: 'clean', text: `nothing here ${key.slice(0, 20)} ${token.slice(1)}` },
+      ],
+      secrets,
+    );
+    expect(hits).to.deep.equal([
+      { kind: 'session_key', source: 'plain' },
+      { kind: 'session_key', source: 'url' },
+      { kind: 'session_key', source: 'json-escaped' },
+      { kind: 'access_token', source: 'embedded' },
+    ]);
+  });
+});
