@@ -40,15 +40,21 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * HTTP's optional whitespace: SP and HTAB only (RFC 9110 §5.5). Not String#trim, which also
+ * strips a no-break space (byte 0xA0), a character outside the token alphabet (§7).
+ */
+const OWS = /^[ \t]+|[ \t]+$/g;
+
 /** The token from `X-WX-Session` or `Authorization: Bearer`; never a query string or cookie. */
 export function tokenFrom(headers: IncomingHttpHeaders): string | undefined {
   const direct = header(headers, TOKEN_HEADER);
-  if (direct !== undefined && direct !== '') return direct.trim();
+  if (direct !== undefined && direct !== '') return direct.replace(OWS, '');
   const auth = header(headers, 'authorization');
   if (auth === undefined) return undefined;
   const match = /^Bearer[ \t]+(.*)$/i.exec(auth);
   // A non-Bearer Authorization header is someone else's business, not a bad token of ours.
-  return match ? match[1]!.trim() : undefined;
+  return match ? match[1]!.replace(OWS, '') : undefined;
 }
 
 export function codeFrom(headers: IncomingHttpHeaders): string | undefined {
