@@ -37,6 +37,7 @@ import type { Redis } from 'ioredis';
 import { createSessionClient, type SessionClient, type WxApi, type WxRequestOptions } from '../src/client/index.js';
 import type { MockReady, MockRequest, MockResults, MockTally } from './mock-process.js';
 import { startControlledRedis, type ControlledRedis } from '../test/support-redis.js';
+import { SecretScanner } from '../test/secret-scan.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const INSTANCE = join(ROOT, 'test', 'fixtures', 'instance.ts');
@@ -208,36 +209,20 @@ export interface CapturedText {
 }
 
 /**
- * Every place in `captured` where one of `secrets` occurs, as it is, URL-encoded or with JSON's
- * escaped '/'. The secrets are base64/base64url/hex strings, so only runs of those characters
- * can hold one: each run is checked by a set look-up of each of its windows of a secret's
- * length (a secret inside a longer run is found too).
+ * Every source in `captured` where one of `secrets` occurs, as it is, URL-encoded or
+ * JSON-escaped: the suite's own scanner (test/secret-scan.ts), one hit per kind and source.
  */
 export function findSecrets(captured: readonly CapturedText[], secrets: ReadonlyMap<string, SecretKind>): SecretHit[] {
-  const lengths = [...new Set([...secrets.keys()].map((secret) => secret.length))].sort((a, b) => a - b);
-  const shortest = lengths[0] ?? Infinity;
+  const scanner = new SecretScanner<SecretKind>();
+  for (const [secret, kind] of secrets) scanner.add(secret, kind);
   const hits: SecretHit[] = [];
   const seen = new Set<string>();
   for (const { source, text } of captured) {
-    const normalized = text
-      .replace(/%2B/gi, '+')
-      .replace(/%2F/gi, '/')
-      .replace(/%3D/gi, '=')
-      .replace(/\\\//g, '/');
-    for (const match of normalized.matchAll(/[A-Za-z0-9+/=_-]+/g)) {
-      const run = match[0];
-      if (run.length < shortest) continue;
-      for (const length of lengths) {
-        if (length > run.length) break;
-        for (let at = 0; at + length <= run.length; at++) {
-          const kind = secrets.get(run.slice(at, at + length));
-          if (kind === undefined) continue;
-          const key = `${kind} ${source}`;
-          if (!seen.has(key)) {
-            seen.add(key);
-            hits.push({ kind, source });
-          }
-        }
+    for (const { kind } of scanner.find(text, source)) {
+      const key = `${kind} ${source}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        hits.push({ kind, source });
       }
     }
   }

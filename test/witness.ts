@@ -15,7 +15,7 @@
 //   - every session_key and access_token the mock WeChat answers with;
 //   - every app secret sent to the mock (the `secret` query parameter of jscode2session);
 //   - every token-signing secret, taken from cookie-signature's `sign` as the core calls it.
-// Secrets are looked for as they are, JSON-escaped and URL-encoded. After each test the texts seen
+// Secrets are looked for as they are, JSON-escaped and URL-encoded (secret-scan.ts). After each test the texts seen
 // since the previous test are searched against every secret harvested so far, then dropped.
 import { ServerResponse } from 'node:http';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
@@ -23,14 +23,12 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { WxSessionError } from '../src/errors.js';
+import { SecretScanner, type SecretHit } from './secret-scan.js';
 
 const require = createRequire(import.meta.url);
 
 /** What WeChat's own API paths look like: answers on these are the mock's, and harvested. */
 const WECHAT_PATH = /^\/(?:sns|cgi-bin|wxa)\//;
-/** Characters a secret is made of (base64, base64url, hex, our secrets); runs of them are searched. */
-const RUN = /[A-Za-z0-9+/=_\-.~]{12,}/g;
-
 export type SecretKind = 'session_key' | 'access_token' | 'appSecret' | 'signing secret';
 
 interface Seen {
@@ -38,18 +36,12 @@ interface Seen {
   text: string;
 }
 
-const secrets = new Map<string, SecretKind>();
-/** Secrets containing a character outside RUN, searched for with includes(). */
-const oddSecrets = new Set<string>();
-const secretLengths = new Set<number>();
+const scanner = new SecretScanner<SecretKind>();
 let pending: Seen[] = [];
 const counts = { answers: 0, wechatAnswers: 0, logWrites: 0, errors: 0, scans: 0 };
 
 export function addSecret(value: unknown, kind: SecretKind): void {
-  if (typeof value !== 'string' || value.length < 8 || secrets.has(value)) return;
-  secrets.set(value, kind);
-  if (value.replace(RUN, '') !== '' || value.length < 12) oddSecrets.add(value);
-  else secretLengths.add(value.length);
+  scanner.add(value, kind);
 }
 
 function see(where: string, text: string): void {
@@ -62,43 +54,11 @@ export function witnessLog(where: string, parts: readonly unknown[]): void {
   see(where, parts.map((part) => (typeof part === 'string' ? part : inspect(part, { depth: 8, breakLength: Infinity }))).join(' '));
 }
 
-/** `%2B` -> `+`, `\/` -> `/`, `\u002b` -> `+`...: the forms a secret takes in JSON or a URL. */
-function normalise(text: string): string {
-  return text
-    .replace(/\\\//g, '/')
-    .replace(/\\u00([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)))
-    .replace(/%(2B|2F|3D|7E)/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
+export type Leak = SecretHit<SecretKind>;
 
-export interface Leak {
-  kind: SecretKind;
-  where: string;
-  /** The text around the secret, with the secret itself masked. */
-  context: string;
-}
-
-/** Searches `text` for every known secret; returns what it found (the secret masked). */
+/** Searches `text` for every secret harvested so far (the secret masked in what it returns). */
 export function findSecrets(text: string, where = 'text'): Leak[] {
-  const leaks: Leak[] = [];
-  const haystack = normalise(text);
-  const report = (secret: string, at: number) => {
-    const context = haystack.slice(Math.max(0, at - 60), at + secret.length + 60).split(secret).join('«secret»');
-    leaks.push({ kind: secrets.get(secret)!, where, context });
-  };
-  for (const match of haystack.matchAll(RUN)) {
-    const run = match[0];
-    for (const length of secretLengths) {
-      for (let i = 0; i + length <= run.length; i++) {
-        const candidate = run.slice(i, i + length);
-        if (secrets.has(candidate)) report(candidate, match.index! + i);
-      }
-    }
-  }
-  for (const secret of oddSecrets) {
-    const at = haystack.indexOf(secret);
-    if (at >= 0) report(secret, at);
-  }
-  return leaks;
+  return scanner.find(text, where);
 }
 
 /** Searches what was seen since the last call, then forgets it. */
@@ -113,7 +73,7 @@ export function scanPending(): Leak[] {
 
 export function witnessCounts(): Readonly<typeof counts & { secrets: Record<SecretKind, number> }> {
   const byKind = { session_key: 0, access_token: 0, appSecret: 0, 'signing secret': 0 } as Record<SecretKind, number>;
-  for (const kind of secrets.values()) byKind[kind] += 1;
+  for (const [kind, count] of scanner.counts()) byKind[kind] = count;
   return { ...counts, secrets: byKind };
 }
 
