@@ -209,16 +209,15 @@ export interface CapturedText {
 }
 
 /**
- * Every source in `captured` where one of `secrets` occurs, as it is, URL-encoded or
- * JSON-escaped: the suite's own scanner (test/secret-scan.ts), one hit per kind and source.
+ * Every source in `captured` where one of the secrets registered in `secrets` occurs, as it is,
+ * URL-encoded or JSON-escaped (the suite's own scanner, test/secret-scan.ts), one hit per kind
+ * and source.
  */
-export function findSecrets(captured: readonly CapturedText[], secrets: ReadonlyMap<string, SecretKind>): SecretHit[] {
-  const scanner = new SecretScanner<SecretKind>();
-  for (const [secret, kind] of secrets) scanner.add(secret, kind);
+export function findSecrets(captured: readonly CapturedText[], secrets: SecretScanner<SecretKind>): SecretHit[] {
   const hits: SecretHit[] = [];
   const seen = new Set<string>();
   for (const { source, text } of captured) {
-    for (const { kind } of scanner.find(text, source)) {
+    for (const { kind } of secrets.find(text, source)) {
       const key = `${kind} ${source}`;
       if (!seen.has(key)) {
         seen.add(key);
@@ -371,7 +370,7 @@ class Recorder {
    * before `before`: session_keys are registered when the mock makes them (before any server
    * has them), access tokens are sampled every 50 ms, and `before` lags by a second.
    */
-  scan(secrets: ReadonlyMap<string, SecretKind>, before = Infinity): void {
+  scan(secrets: SecretScanner<SecretKind>, before = Infinity): void {
     let count = 0;
     while (count < this.#unscanned.length && this.#unscanned[count]!.at < before) count++;
     if (count === 0) return;
@@ -451,7 +450,7 @@ interface Shared {
   instances: Instance[];
   recorder: Recorder;
   violations: Violations;
-  secrets: Map<string, SecretKind>;
+  secrets: SecretScanner<SecretKind>;
   loggedOut: { token: string; openid: string }[];
   counts: { logins: number; refreshes: number; rotations: number; rotationsRepairedLate: number; logouts: number; writes: number; reads: number; operations: Record<OpKind, number> };
 }
@@ -496,7 +495,7 @@ class Player {
         mock.call({ op: 'issueCode', openid: this.openid }).then(
           ({ code, sessionKey }) => {
             // The first code creates the user's session_key: from now on it may leak, so look for it.
-            secrets.set(sessionKey, 'session_key');
+            secrets.add(sessionKey, 'session_key');
             options.success?.({ code });
           },
           (error: unknown) => options.fail?.({ errMsg: `login:fail ${String((error as Error).message)}` }),
@@ -696,7 +695,7 @@ class Player {
 
   async rotate(): Promise<void> {
     const key = await this.#shared.mock.call({ op: 'rotateSessionKey', openid: this.openid });
-    this.#shared.secrets.set(key, 'session_key');
+    this.#shared.secrets.add(key, 'session_key');
     this.#shared.counts.rotations += 1;
     this.#rotationPending = true;
     this.#sinceRotation = 0;
@@ -894,10 +893,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     instances.push(...(await Promise.all([spawnInstance('A', env), spawnInstance('B', env)])));
     if (abort.signal.aborted) throw new Error('soak: aborted');
 
-    const secrets = new Map<string, SecretKind>([
-      [mock.appSecret, 'AppSecret'],
-      [signingSecret, 'signing secret'],
-    ]);
+    const secrets = new SecretScanner<SecretKind>();
+    secrets.add(mock.appSecret, 'AppSecret');
+    secrets.add(signingSecret, 'signing secret');
     const recorder = new Recorder();
     const violations = new Violations();
     const shared: Shared = {
@@ -915,7 +913,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const token = await control.call({ op: 'currentAccessToken' });
       if (token && !accessTokens.has(token)) {
         accessTokens.add(token);
-        secrets.set(token, 'access_token');
+        secrets.add(token, 'access_token');
       }
     };
     /** Failures of the rig's own background work (the mock's IPC): the soak cannot be trusted then. */
@@ -1092,7 +1090,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         stableToken: tally.stableToken,
         tokenExpiries,
         accessTokens: accessTokens.size,
-        sessionKeys: [...secrets.values()].filter((kind) => kind === 'session_key').length,
+        sessionKeys: secrets.counts().get('session_key') ?? 0,
         sessionsHeld: heldIds.size,
         sessionsInRedis: inRedis.ids.size,
         instanceWarnings,
@@ -1126,8 +1124,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     captured.push({ source: 'the soak\'s own output', text: ownOutput.join('\n') }, { source: 'the report', text: `${JSON.stringify(report)}\n${formatReport(report)}` });
     const found = [...recorder.hits, ...findSecrets(captured, secrets)];
     for (const hit of found) violations.add(CHECK.secrets, `${hit.kind} found in ${hit.source}`);
-    const kinds = [...secrets.values()].reduce<Record<string, number>>((acc, kind) => ((acc[kind] = (acc[kind] ?? 0) + 1), acc), {});
-    report.checks.splice(4, 0, checkOf(CHECK.secrets, `${capturedBytes} bytes searched for ${secrets.size} secrets (${Object.entries(kinds).map(([kind, n]) => `${n} ${kind}`).join(', ')})`));
+    const kinds = [...secrets.counts()].map(([kind, n]) => `${n} ${kind}`).join(', ');
+    report.checks.splice(4, 0, checkOf(CHECK.secrets, `${capturedBytes} bytes searched for ${secrets.size} secrets (${kinds})`));
     report.ok = report.checks.every((check) => check.ok);
     log(`soak: ${report.ok ? 'all checks passed' : 'CHECKS FAILED'}`);
     return report;

@@ -177,6 +177,18 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
   /** A session of its own for a follow-up request, so the pre-existing ones stay untouched. */
   const probe = (app: KeysApp) => loginThrough(app, `oProbe${name}${++probes}`);
 
+  /**
+   * After the fault: a new session's request makes one stable_token call and a check that
+   * succeeds, and a shared token lands in the shared cache.
+   */
+  async function expectChecksRecover(app: KeysApp, shared: boolean): Promise<void> {
+    mock.resetCalls();
+    expect((await app.http.get('/me').set(H, await probe(app))).status).to.equal(200);
+    expect(mock.callsTo(STABLE)).to.have.length(1);
+    expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
+    await expectTokenShared(shared);
+  }
+
   const recordOf = (token: string) => store.records.get(sessionIdOf(token));
 
   /**
@@ -360,11 +372,7 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
             expect(mock.callsTo(CHECK), 'no checksession without a token').to.have.length(0);
             expectFailOpenWarning(fresh, 0, one);
             // Recovered: the next request fetches a token and checks.
-            mock.resetCalls();
-            expect((await fresh.http.get('/me').set(H, await probe(fresh))).status).to.equal(200);
-            expect(mock.callsTo(STABLE)).to.have.length(1);
-            expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
-            await expectTokenShared(tokens.shared);
+            await expectChecksRecover(fresh, tokens.shared);
           } finally {
             await fresh.close();
           }
@@ -409,11 +417,7 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
             expect(mock.callsTo(CHECK).map((call) => call.errcode), 'the check that met the expired token, not retried').to.deep.equal([42001]);
             expectFailOpenWarning(fresh, lines, one);
             // Recovered: the next request renews the token and checks.
-            mock.resetCalls();
-            expect((await fresh.http.get('/me').set(H, await probe(fresh))).status).to.equal(200);
-            expect(mock.callsTo(STABLE)).to.have.length(1);
-            expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
-            await expectTokenShared(tokens.shared);
+            await expectChecksRecover(fresh, tokens.shared);
           } finally {
             await fresh.close();
           }

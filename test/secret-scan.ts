@@ -37,6 +37,11 @@ export class SecretScanner<K extends string = string> {
     else this.#lengths.add(value.length);
   }
 
+  /** How many secrets are registered. */
+  get size(): number {
+    return this.#secrets.size;
+  }
+
   /** How many secrets of each kind are registered. */
   counts(): Map<K, number> {
     const counts = new Map<K, number>();

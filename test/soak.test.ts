@@ -3,6 +3,7 @@
 // token expiries. Every check must pass, and every kind of operation must have happened often
 // enough that passing means something. Also: the secrets scanner finds what it should.
 import { expect } from 'chai';
+import { SecretScanner } from './secret-scan.js';
 import { findSecrets, formatReport, runSoak, type SecretKind, type SoakReport } from '../soak/soak.js';
 import { requireRedis } from './support-redis.js';
 
@@ -66,10 +67,9 @@ describe('soak: short run', function () {
 describe('soak: the secrets scanner', () => {
   const key = 'o0q0otL8aEzpcZL/FT9WsQ=='; // has a '/' and '=': changed by URL-encoding and JSON escaping
   const token = 'x'.repeat(20) + 'AbC_-9'.repeat(7) + 'y'.repeat(2);
-  const secrets = new Map<string, SecretKind>([
-    [key, 'session_key'],
-    [token, 'access_token'],
-  ]);
+  const secrets = new SecretScanner<SecretKind>();
+  secrets.add(key, 'session_key');
+  secrets.add(token, 'access_token');
 
   it('finds a secret as it is, URL-encoded, JSON-escaped or inside a longer run, and says where', () => {
     const hits = findSecrets(
