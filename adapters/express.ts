@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
-  REISSUED_TOKEN_HEADER, adapterPaths, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
+  REISSUED_TOKEN_HEADER, adapterOptions, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 
@@ -67,10 +67,10 @@ function saveBeforeEnd(res: Response, session: WxSession): void {
 
 export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionMiddleware {
   const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
-  const { loginPath, logoutPath } = adapterPaths(options);
+  const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 
   const login: RequestHandler = (req, res, next) => {
-    handleLogin(core, { headers: req.headers, parsedBody: req.body, req }).then((reply) => send(res, reply), next);
+    handleLogin(core, { headers: req.headers, parsedBody: req.body, req, bodyTimeout }).then((reply) => send(res, reply), next);
   };
 
   const logout: RequestHandler = (req, res, next) => {

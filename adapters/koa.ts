@@ -2,7 +2,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import {
-  REISSUED_TOKEN_HEADER, adapterPaths, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
+  REISSUED_TOKEN_HEADER, adapterOptions, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 import { WxSessionError } from '../src/errors.js';
@@ -43,11 +43,11 @@ function send(ctx: Context, reply: Reply): void {
 
 export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionKoaMiddleware {
   const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
-  const { loginPath, logoutPath } = adapterPaths(options);
+  const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 
   const login: Middleware = async (ctx) => {
     const parsedBody = (ctx.request as { body?: unknown }).body;
-    send(ctx, await handleLogin(core, { headers: ctx.headers, parsedBody, req: ctx.req }));
+    send(ctx, await handleLogin(core, { headers: ctx.headers, parsedBody, req: ctx.req, bodyTimeout }));
   };
 
   const logout: Middleware = async (ctx) => {

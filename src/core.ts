@@ -9,6 +9,8 @@ import { MemoryStore } from './stores/memory.js';
 import { LRUCache } from 'lru-cache';
 import { isWellFormedToken, newSessionId, signToken, verifyToken } from './token.js';
 import { WeChatApi, type KeyState } from './wechat/api.js';
+import { sealedTokenCache } from './wechat/access-token.js';
+import { Sealer, sessionKeyContext } from './seal.js';
 
 export interface LoginExtras {
   /** From wx.getUserInfo & co; decrypted with the new session_key into `session.userInfo`. */
@@ -26,7 +28,7 @@ export interface LoginResult {
 
 export type AuthResult =
   | { session: WxSession; code?: undefined; /** Present when the token was re-issued under the newest secret. */ token?: string }
-  | { session: null; code: ErrorCode; token?: undefined };
+  | { session: null; code: ErrorCode; token?: undefined; /** WeChat's errcode, when a refresh failed on one. */ errcode?: number };
 
 export interface AuthenticateOptions {
   /** A fresh wx.login code (`X-WX-Code`), redeemed only if the session_key turns out stale. */
@@ -66,13 +68,26 @@ class Core implements WxSessionCore, SessionHost {
    * request. Keyed by the whole token: a token differing in any character misses and is verified.
    */
   readonly #verified = new LRUCache<string, { id: string; index: number }>({ max: 10_000 });
+  /** One key refresh (code2Session of an X-WX-Code) at a time per session: concurrent requests share the first. */
+  readonly #refreshes = new Map<string, Promise<Refresh>>();
   /** After a checksession outage, checks pause until then (fail open without hammering WeChat). */
   #checksPausedUntil = 0;
+  /** Seals session_keys (and the shared access token) before a store sees them. */
+  readonly #sealer: Sealer;
 
   constructor(options: WxSessionOptions) {
     this.#options = resolveOptions(options);
     this.#store = this.#options.store ?? new MemoryStore();
-    this.#api = new WeChatApi(this.#options, this.#store.accessTokens);
+    this.#sealer = new Sealer(this.#options.secrets);
+    const shared = this.#store.accessTokens;
+    this.#api = new WeChatApi(this.#options, shared && sealedTokenCache(shared, this.#sealer));
+    const { logger, maxSessionsPerUser } = this.#options;
+    if (typeof this.#store.update !== 'function') {
+      logger.warn('wx-session: the session store has no update(); a logout racing a concurrent save may not be final (see SessionStore.update)');
+    }
+    if (maxSessionsPerUser !== false && typeof this.#store.limitSessions !== 'function') {
+      logger.warn('wx-session: the session store has no limitSessions(); maxSessionsPerUser is not enforced');
+    }
     this.config = Object.freeze({
       appId: this.#options.appId,
       ttl: this.#options.ttlMs / 1000,
@@ -102,10 +117,12 @@ class Core implements WxSessionCore, SessionHost {
       ? decryptData({ appId: this.#options.appId, sessionKey: wechat.sessionKey, encryptedData: encryptedData as string, iv: iv as string, maxAge: this.#options.maxDataAge })
       : undefined;
 
+    const id = newSessionId();
     const now = Date.now();
     const record: SessionRecord = {
+      appId: this.#options.appId,
       openid: wechat.openid,
-      sessionKey: wechat.sessionKey,
+      sessionKey: this.#seal(id, wechat.sessionKey),
       data: {},
       createdAt: now,
       expiresAt: now + this.#options.ttlMs,
@@ -114,12 +131,12 @@ class Core implements WxSessionCore, SessionHost {
     if (wechat.unionid !== undefined) record.unionid = wechat.unionid;
     if (userInfo !== undefined) record.userInfo = userInfo;
 
-    const id = newSessionId();
     try {
       await this.#store.set(id, record, this.#options.ttlMs);
     } catch (error) {
       throw storeFailure(this.#options.logger, 'save a new session', error);
     }
+    await this.#limitSessions(record.openid);
     return { token: signToken(id, this.#options.secrets[0]!), session: new WxSession(id, record, this), expiresIn: this.#options.ttlMs / 1000 };
   }
 
@@ -147,9 +164,13 @@ class Core implements WxSessionCore, SessionHost {
     const record = this.#store.peek?.(verified.id);
     if (record === undefined) return undefined;
     if (record === null) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
+    if (record.appId !== this.#options.appId) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
     const now = Date.now();
-    // Expiry, renewal and key checks all need the store or WeChat: the async path does them.
-    if (record.expiresAt - now < this.#options.ttlMs / 2 || this.#keyNeedsAttention(record, now)) return undefined;
+    // Expiry, renewal, key checks and re-sealing under a new secret all need the store or
+    // WeChat: the async path does them.
+    if (record.expiresAt - now < this.#options.ttlMs / 2 || this.#keyNeedsAttention(record, now) || !this.#sealer.isCurrent(record.sessionKey)) {
+      return undefined;
+    }
     return this.#result(verified, new WxSession(verified.id, record, this));
   }
 
@@ -170,6 +191,8 @@ class Core implements WxSessionCore, SessionHost {
     }
     const now = Date.now();
     if (!record) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
+    // A token of another app (same secret, same store) is not a token of this one.
+    if (record.appId !== this.#options.appId) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
     if (!(record.expiresAt > now)) {
       Promise.resolve()
         .then(() => this.#store.destroy(verified.id))
@@ -179,10 +202,14 @@ class Core implements WxSessionCore, SessionHost {
 
     const session = new WxSession(verified.id, record, this);
     if (this.#keyNeedsAttention(record, now)) {
+      // The check needs the key: one that does not open (sealed under a secret no longer in
+      // `secret`, or altered in the store) is lost, and so is the session.
+      if (!this.#canOpen(session)) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
       const failure = await this.#freshenKey(session, options.code);
-      if (failure) return { session: null, code: failure };
+      if (failure) return { session: null, ...failure };
     }
     if (session.record.expiresAt - now < this.#options.ttlMs / 2) await this.#renew(session);
+    else if (!this.#sealer.isCurrent(session.record.sessionKey)) await this.#reseal(session);
     return this.#result(verified, session);
   }
 
@@ -207,7 +234,7 @@ class Core implements WxSessionCore, SessionHost {
   }
 
   /** Confirms the key, or applies `keyExpired` to a stale one. Returns the failure, if any. */
-  async #freshenKey(session: WxSession, code: unknown): Promise<ErrorCode | undefined> {
+  async #freshenKey(session: WxSession, code: unknown): Promise<Failure | undefined> {
     if (!session.record.keyStale) {
       const check = await this.#sharedCheck(session);
       if (check.record) session.replaceRecord(check.record);
@@ -215,25 +242,45 @@ class Core implements WxSessionCore, SessionHost {
     }
     if (this.#options.keyExpired === 'reject') {
       await this.#store.destroy(session.id).catch((error: unknown) => storeFailure(this.#options.logger, 'destroy a session', error));
-      return ErrorCode.WX_SESSION_KEY_EXPIRED;
+      return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
     }
-    if (code === undefined || code === null || code === '') return ErrorCode.WX_SESSION_KEY_EXPIRED;
-    return this.#refreshKey(session, code);
+    if (code === undefined || code === null || code === '') return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
+    return this.#sharedRefresh(session, code);
   }
 
-  #sharedCheck(session: WxSession): Promise<KeyCheck> {
-    let flight = this.#checks.get(session.id);
+  /**
+   * One refresh per session (DESIGN.md §8): concurrent requests that met 87009 with an
+   * X-WX-Code share the first one's code2Session; their own codes are not redeemed.
+   */
+  async #sharedRefresh(session: WxSession, code: unknown): Promise<Failure | undefined> {
+    let flight = this.#refreshes.get(session.id);
     if (!flight) {
-      flight = this.#check(session.id, session.openid, session.sessionKey);
-      this.#checks.set(session.id, flight);
-      const done = () => this.#checks.delete(session.id);
+      flight = this.#refreshKey(session.id, session.record, code);
+      this.#refreshes.set(session.id, flight);
+      const done = () => this.#refreshes.delete(session.id);
+      flight.then(done, done);
+    }
+    const { failure, record } = await flight;
+    if (record) session.replaceRecord(record);
+    return failure;
+  }
+
+  /** Keyed by session and sealed key: a request that already holds a repaired key never joins a check of the old one. */
+  #sharedCheck(session: WxSession): Promise<KeyCheck> {
+    const sealed = session.record.sessionKey;
+    const key = `${session.id} ${sealed}`;
+    let flight = this.#checks.get(key);
+    if (!flight) {
+      flight = this.#check(session.id, session.openid, session.sessionKey, sealed);
+      this.#checks.set(key, flight);
+      const done = () => this.#checks.delete(key);
       flight.then(done, done);
     }
     return flight;
   }
 
   /** Never rejects: an outage of checksession lets the request through (fail open). */
-  async #check(id: string, openid: string, sessionKey: string): Promise<KeyCheck> {
+  async #check(id: string, openid: string, sessionKey: string, sealed: string): Promise<KeyCheck> {
     let state: KeyState;
     try {
       state = await this.#api.checkSessionKey(openid, sessionKey);
@@ -244,75 +291,144 @@ class Core implements WxSessionCore, SessionHost {
         errcode: err?.errcode,
         message: err?.message,
       });
-      this.#checksPausedUntil = Date.now() + Math.min(this.#options.checkIntervalMs || 0, 30_000);
+      this.#checksPausedUntil = Date.now() + checkOutagePause(this.#options.checkIntervalMs);
       return { state: 'unknown' };
     }
     if (state === 'expired' && this.#options.keyExpired === 'reject') return { state };
-    const record = await this.#recordKeyState(id, sessionKey, state).catch((error: unknown) => {
+    const record = await this.#recordKeyState(id, sealed, state).catch((error: unknown) => {
       storeFailure(this.#options.logger, 'record a session key check', error);
       return undefined;
     });
     return { state, record };
   }
 
-  /** Redeems a fresh login code of the same user and swaps in its session_key; same session, same token. */
-  async #refreshKey(session: WxSession, code: unknown): Promise<ErrorCode | undefined> {
-    if (typeof code !== 'string' || code.length > MAX_CODE_LENGTH) return ErrorCode.WX_BAD_REQUEST;
+  /**
+   * Redeems a fresh login code of the same user and swaps in its session_key; same session,
+   * same token. Another instance may have repaired the session meanwhile: then its key is taken
+   * and the code is not redeemed.
+   */
+  async #refreshKey(id: string, seen: SessionRecord, code: unknown): Promise<Refresh> {
+    if (typeof code !== 'string' || code.length > MAX_CODE_LENGTH) return { failure: { code: ErrorCode.WX_BAD_REQUEST } };
+    let current: SessionRecord | undefined;
+    try {
+      current = await this.#store.get(id);
+    } catch (error) {
+      storeFailure(this.#options.logger, 'read a session', error);
+      return { failure: { code: ErrorCode.WX_STORE_UNAVAILABLE } };
+    }
+    if (!current || !(current.expiresAt > Date.now())) return { failure: { code: ErrorCode.WX_SESSION_EXPIRED } };
+    if (!current.keyStale && !safeEqual(current.sessionKey, seen.sessionKey)) return { record: current };
     let wechat;
     try {
       wechat = await this.#api.code2Session(code);
     } catch (error) {
-      if (error instanceof WxSessionError) return error.code;
+      if (error instanceof WxSessionError) return { failure: error.errcode === undefined ? { code: error.code } : { code: error.code, errcode: error.errcode } };
       throw error;
     }
     // Another user's code must not take over this session.
-    if (wechat.openid !== session.openid) return ErrorCode.WX_SESSION_INVALID;
+    if (wechat.openid !== seen.openid) return { failure: { code: ErrorCode.WX_SESSION_INVALID } };
     const now = Date.now();
+    const sessionKey = this.#seal(id, wechat.sessionKey);
     let record: SessionRecord | undefined;
     try {
-      record = await this.#update(session.id, (current) =>
-        withoutStale({ ...current, sessionKey: wechat.sessionKey, keyCheckedAt: now, ...(wechat.unionid ? { unionid: wechat.unionid } : {}) }),
+      record = await this.#update(id, (stored) =>
+        withoutStale({ ...stored, sessionKey, keyCheckedAt: now, ...(wechat.unionid ? { unionid: wechat.unionid } : {}) }),
       );
     } catch (error) {
       storeFailure(this.#options.logger, 'save a refreshed session key', error);
-      return ErrorCode.WX_STORE_UNAVAILABLE;
+      return { failure: { code: ErrorCode.WX_STORE_UNAVAILABLE } };
     }
-    if (!record) return ErrorCode.WX_SESSION_EXPIRED;
-    session.replaceRecord(record);
-    return undefined;
+    return record ? { record } : { failure: { code: ErrorCode.WX_SESSION_EXPIRED } };
   }
 
   /**
-   * Writes what WeChat said of `sessionKey`: 'valid' records the time and clears a stale mark,
-   * 'expired' marks the session stale (the next request takes the keyExpired path). Skipped
-   * when the session holds another key by now (refreshed meanwhile).
+   * Writes what WeChat said of the key sealed as `sealed`: 'valid' records the time and clears a
+   * stale mark, 'expired' marks the session stale (the next request takes the keyExpired path).
+   * Skipped when the session holds another key by now (refreshed meanwhile).
    */
-  #recordKeyState(id: string, sessionKey: string, state: KeyState): Promise<SessionRecord | undefined> {
+  #recordKeyState(id: string, sealed: string, state: KeyState): Promise<SessionRecord | undefined> {
     const now = Date.now();
     return this.#update(id, (current) => {
-      if (!safeEqual(current.sessionKey, sessionKey)) return current;
+      if (!safeEqual(current.sessionKey, sealed)) return current;
       return state === 'valid' ? withoutStale({ ...current, keyCheckedAt: now }) : { ...current, keyStale: true };
     });
   }
 
   /**
-   * Read-modify-write of the stored record, so concurrent changes to other fields are kept and a
-   * session destroyed meanwhile is not brought back. Undefined when the session is gone.
+   * Read-modify-write of the stored record, so concurrent changes to other fields are kept; the
+   * write is the store's `update`, which never brings back a session destroyed meanwhile (logout
+   * is final, DESIGN.md §8). A key sealed under an older secret is sealed again with the first.
+   * Undefined when the session is gone.
    */
   async #update(id: string, change: (current: SessionRecord) => SessionRecord): Promise<SessionRecord | undefined> {
     const current = await this.#store.get(id);
-    if (!current || !(current.expiresAt > Date.now())) return undefined;
-    const next = change(current);
-    if (next !== current) await this.#store.set(id, next, next.expiresAt - Date.now());
+    if (!current || !(current.expiresAt > Date.now()) || current.appId !== this.#options.appId) return undefined;
+    let next = change(current);
+    if (!this.#sealer.isCurrent(next.sessionKey)) {
+      const key = this.#sealer.open(next.sessionKey, sessionKeyContext(next.appId, id));
+      if (key !== undefined) next = { ...next, sessionKey: this.#seal(id, key) };
+    }
+    if (next === current) return current;
+    const ttlMs = next.expiresAt - Date.now();
+    if (!this.#store.update) await this.#store.set(id, next, ttlMs);
+    else if (!(await this.#store.update(id, next, ttlMs))) return undefined;
     return next;
   }
 
+  /** Writes the session again so its key is sealed under the current secret. */
+  async #reseal(session: WxSession): Promise<void> {
+    try {
+      const record = await this.#update(session.id, (current) => current);
+      if (record) session.replaceRecord(record);
+    } catch (error) {
+      storeFailure(this.#options.logger, 'seal a session key under the current secret', error);
+    }
+  }
+
+  #seal(id: string, sessionKey: string): string {
+    return this.#sealer.seal(sessionKey, sessionKeyContext(this.#options.appId, id));
+  }
+
+  #canOpen(session: WxSession): boolean {
+    try {
+      return session.sessionKey.length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  openKey(session: WxSession): string {
+    const key = this.#sealer.open(session.record.sessionKey, sessionKeyContext(session.record.appId, session.id));
+    if (key === undefined) {
+      this.#error('wx-session: a stored session_key could not be opened (was its signing secret removed?)');
+      throw new WxSessionError('WX_SESSION_EXPIRED', { message: 'the session key could not be read; log in again' });
+    }
+    return key;
+  }
+
+  #error(message: string): void {
+    const { logger } = this.#options;
+    (logger.error ?? logger.warn).call(logger, message);
+  }
+
+  /** The per-user cap (DESIGN.md §8): the openid's oldest sessions past the cap are destroyed. */
+  async #limitSessions(openid: string): Promise<void> {
+    const max = this.#options.maxSessionsPerUser;
+    if (max === false || !this.#store.limitSessions) return;
+    try {
+      await this.#store.limitSessions(openid, max);
+    } catch (error) {
+      // The new session is saved; the cap is enforced again at this user's next login.
+      storeFailure(this.#options.logger, 'apply the per-user session cap', error);
+    }
+  }
+
   async checkKey(session: WxSession): Promise<boolean> {
-    const sessionKey = session.sessionKey;
-    const state = await this.#api.checkSessionKey(session.openid, sessionKey);
+    const sealed = session.record.sessionKey;
+    const state = await this.#api.checkSessionKey(session.openid, session.sessionKey);
     let record: SessionRecord | undefined;
     try {
-      record = await this.#recordKeyState(session.id, sessionKey, state);
+      record = await this.#recordKeyState(session.id, sealed, state);
     } catch (error) {
       throw storeFailure(this.#options.logger, 'record a session key check', error);
     }
@@ -321,12 +437,12 @@ class Core implements WxSessionCore, SessionHost {
   }
 
   async signedPost(session: WxSession, path: string, payload: unknown): Promise<void> {
-    const sessionKey = session.sessionKey;
+    const sealed = session.record.sessionKey;
     try {
-      await this.#api.signedPost(path, session.openid, sessionKey, payload);
+      await this.#api.signedPost(path, session.openid, session.sessionKey, payload);
     } catch (error) {
       if (error instanceof WxSessionError && error.code === ErrorCode.WX_SESSION_KEY_EXPIRED) {
-        const record = await this.#recordKeyState(session.id, sessionKey, 'expired').catch((storeError: unknown) => {
+        const record = await this.#recordKeyState(session.id, sealed, 'expired').catch((storeError: unknown) => {
           storeFailure(this.#options.logger, 'mark a session key stale', storeError);
           return undefined;
         });
@@ -336,14 +452,21 @@ class Core implements WxSessionCore, SessionHost {
     }
   }
 
-  /** Rolling renewal: only when less than half the TTL is left, so not a write per request. */
+  /**
+   * Rolling renewal: only when less than half the TTL is left, so not a write per request. Like
+   * every write to an existing session, it never brings back one destroyed meanwhile.
+   */
   async #renew(session: WxSession): Promise<void> {
     const ttlMs = this.#options.ttlMs;
     const now = Date.now(); // after any key check, so the stored and answered expiry agree
     try {
-      if (this.#store.touch) await this.#store.touch(session.id, ttlMs);
-      else await this.#store.set(session.id, { ...session.record, expiresAt: now + ttlMs }, ttlMs);
-      session.replaceRecord({ ...session.record, expiresAt: now + ttlMs });
+      if (this.#store.touch && this.#sealer.isCurrent(session.record.sessionKey)) {
+        await this.#store.touch(session.id, ttlMs);
+        session.replaceRecord({ ...session.record, expiresAt: now + ttlMs });
+      } else {
+        const record = await this.#update(session.id, (current) => ({ ...current, expiresAt: now + ttlMs }));
+        if (record) session.replaceRecord(record);
+      }
     } catch (error) {
       // The session is still valid for a while; a failed renewal must not log anyone out.
       storeFailure(this.#options.logger, 'renew a session', error);
@@ -373,6 +496,26 @@ class Core implements WxSessionCore, SessionHost {
     }
     if (record) session.replaceRecord(record, json);
   }
+}
+
+/** Why a request has no session, with WeChat's errcode when a refresh failed on one. */
+interface Failure {
+  code: ErrorCode;
+  errcode?: number;
+}
+
+/** A key refresh's outcome: the record with the new key, or why not. */
+interface Refresh {
+  failure?: Failure;
+  record?: SessionRecord;
+}
+
+/**
+ * How long key checks pause after a checksession outage: the check interval, at least 5 s (so
+ * `interval: 0` does not mean one failing call per request) and at most 30 s.
+ */
+export function checkOutagePause(intervalMs: number | false): number {
+  return Math.min(Math.max(intervalMs || 0, 5_000), 30_000);
 }
 
 interface KeyCheck {

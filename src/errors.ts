@@ -17,6 +17,7 @@ export const ErrorCode = Object.freeze({
   WX_UPSTREAM_TIMEOUT: 'WX_UPSTREAM_TIMEOUT',
   WX_CONFIG_ERROR: 'WX_CONFIG_ERROR',
   WX_STORE_UNAVAILABLE: 'WX_STORE_UNAVAILABLE',
+  WX_REQUEST_TIMEOUT: 'WX_REQUEST_TIMEOUT',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -38,6 +39,7 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = Object.freeze({
   WX_UPSTREAM_TIMEOUT: 504,
   WX_CONFIG_ERROR: 500,
   WX_STORE_UNAVAILABLE: 503,
+  WX_REQUEST_TIMEOUT: 408,
 });
 
 const defaultMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
@@ -56,13 +58,31 @@ const defaultMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
   WX_UPSTREAM_TIMEOUT: 'WeChat did not answer in time',
   WX_CONFIG_ERROR: 'WeChat rejected the app credentials',
   WX_STORE_UNAVAILABLE: 'the session store is unavailable',
+  WX_REQUEST_TIMEOUT: 'the login body did not arrive in time',
 });
 
 export interface WxSessionErrorOptions {
   message?: string;
   /** WeChat's numeric errcode, when WeChat said it. */
   errcode?: number;
+  /** Kept as a bare copy: its class name, message and code, never more (see scrubCause). */
   cause?: unknown;
+}
+
+/**
+ * What a cause may keep: the class name, `message` and `code` of the error, nothing else. A store
+ * client's error carries the failed command's arguments (ioredis: `command.args`, i.e. a whole
+ * session record), a fetch error its URL (with the AppSecret in the query), and their own causes
+ * more of the same; none of that may travel into a log line or `util.inspect` at any depth.
+ */
+export function scrubCause(error: unknown): Error {
+  const source = (error ?? {}) as { name?: unknown; message?: unknown; code?: unknown; constructor?: { name?: unknown } };
+  const clean = new Error(typeof source.message === 'string' ? source.message : String(error));
+  const name = error instanceof Error ? error.constructor?.name || error.name : typeof error;
+  Object.defineProperty(clean, 'name', { value: typeof name === 'string' ? name : 'Error', enumerable: false, writable: true, configurable: true });
+  if (typeof source.code === 'string' || typeof source.code === 'number') (clean as Error & { code?: unknown }).code = source.code;
+  delete clean.stack;
+  return clean;
 }
 
 /** The only error type wx-session throws or answers with. Its message never holds a secret. */
@@ -72,7 +92,7 @@ export class WxSessionError extends Error {
   readonly errcode?: number;
 
   constructor(code: ErrorCode, options: WxSessionErrorOptions = {}) {
-    super(options.message ?? defaultMessages[code], options.cause === undefined ? undefined : { cause: options.cause });
+    super(options.message ?? defaultMessages[code], options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
     this.name = 'WxSessionError';
     this.code = code;
     this.status = errorStatus[code];

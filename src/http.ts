@@ -6,6 +6,13 @@ import type { AuthResult, WxSessionCore } from './core.js';
 import { isWellFormedToken } from './token.js';
 
 export const LOGIN_BODY_LIMIT = 8 * 1024;
+/**
+ * The longest `X-WX-Session`, `Authorization` or `X-WX-Code` header looked at (DESIGN.md §8
+ * "Bounded cost"): a longer one is refused before it is trimmed, split or matched.
+ */
+export const MAX_HEADER_LENGTH = 4096;
+/** How long a login body may take to arrive when the adapter reads it itself. @default 10 s */
+export const DEFAULT_BODY_TIMEOUT = 10_000;
 export const TOKEN_HEADER = 'x-wx-session';
 export const REISSUED_TOKEN_HEADER = 'X-WX-Session-Token';
 export const CODE_HEADER = 'x-wx-code';
@@ -22,9 +29,21 @@ export interface AdapterOptions {
   loginPath?: string | false;
   /** Where the logout route answers, or false for none. @default '/wx/logout' */
   logoutPath?: string | false;
+  /**
+   * Milliseconds a login body may take to arrive when the adapter reads it itself; past that the
+   * answer is 408 `WX_REQUEST_TIMEOUT` and the connection is closed. (A body parser mounted in
+   * front reads the body itself, under its own limits.) @default 10000
+   */
+  bodyTimeout?: number;
 }
 
-export function adapterPaths(options: AdapterOptions = {}): { loginPath: string | false; logoutPath: string | false } {
+export interface ResolvedAdapterOptions {
+  loginPath: string | false;
+  logoutPath: string | false;
+  bodyTimeout: number;
+}
+
+export function adapterOptions(options: AdapterOptions = {}): ResolvedAdapterOptions {
   const loginPath = options.loginPath ?? '/wx/login';
   const logoutPath = options.logoutPath ?? '/wx/logout';
   for (const [name, value] of [['loginPath', loginPath], ['logoutPath', logoutPath]] as const) {
@@ -32,7 +51,11 @@ export function adapterPaths(options: AdapterOptions = {}): { loginPath: string 
       throw new TypeError(`wx-session: ${name} must be a path starting with '/' or false`);
     }
   }
-  return { loginPath, logoutPath };
+  const bodyTimeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
+  if (typeof bodyTimeout !== 'number' || !Number.isFinite(bodyTimeout) || bodyTimeout <= 0) {
+    throw new TypeError('wx-session: bodyTimeout must be a positive number of milliseconds');
+  }
+  return { loginPath, logoutPath, bodyTimeout };
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -40,25 +63,48 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(value) ? value[0] : value;
 }
 
-/**
- * HTTP's optional whitespace: SP and HTAB only (RFC 9110 §5.5). Not String#trim, which also
- * strips a no-break space (byte 0xA0), a character outside the token alphabet (§7).
- */
-const OWS = /^[ \t]+|[ \t]+$/g;
+const isOws = (char: number) => char === 0x20 || char === 0x09;
 
-/** The token from `X-WX-Session` or `Authorization: Bearer`; never a query string or cookie. */
-export function tokenFrom(headers: IncomingHttpHeaders): string | undefined {
-  const direct = header(headers, TOKEN_HEADER);
-  if (direct !== undefined && direct !== '') return direct.replace(OWS, '');
-  const auth = header(headers, 'authorization');
-  if (auth === undefined) return undefined;
-  const match = /^Bearer[ \t]+(.*)$/i.exec(auth);
-  // A non-Bearer Authorization header is someone else's business, not a bad token of ours.
-  return match ? match[1]!.replace(OWS, '') : undefined;
+/**
+ * `text[from..]` without HTTP's optional whitespace around it: SP and HTAB only (RFC 9110 §5.5),
+ * not String#trim, which also strips a no-break space (byte 0xA0), a character outside the token
+ * alphabet (§7). One pass over the text: a regex like /[ \t]+$/ rescans every run of spaces
+ * from each of its starts, quadratic in a header of spaces.
+ */
+function trimOws(text: string, from = 0): string {
+  let start = from;
+  let end = text.length;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
 }
 
+/** A header too long to look at: answered as a malformed token (DESIGN.md §8 "Bounded cost"). */
+const OVERSIZED = '\u0000oversized';
+
+/**
+ * The token from `X-WX-Session` or `Authorization: Bearer`; never a query string or cookie. A
+ * header over MAX_HEADER_LENGTH gives a token that is not well-formed (so `WX_SESSION_INVALID`,
+ * `invalid_request`) without being trimmed or matched.
+ */
+export function tokenFrom(headers: IncomingHttpHeaders): string | undefined {
+  const direct = header(headers, TOKEN_HEADER);
+  if (direct !== undefined && direct !== '') return direct.length > MAX_HEADER_LENGTH ? OVERSIZED : trimOws(direct);
+  const auth = header(headers, 'authorization');
+  if (auth === undefined) return undefined;
+  if (auth.length > MAX_HEADER_LENGTH) return OVERSIZED;
+  // `Bearer` (any case), at least one SP/HTAB, then the token. A non-Bearer Authorization header
+  // is someone else's business, not a bad token of ours.
+  if (auth.length < 7 || auth.slice(0, 6).toLowerCase() !== 'bearer' || !isOws(auth.charCodeAt(6))) return undefined;
+  return trimOws(auth, 7);
+}
+
+/** `X-WX-Code`, or undefined; a header over MAX_HEADER_LENGTH is `WX_BAD_REQUEST`, unread. */
 export function codeFrom(headers: IncomingHttpHeaders): string | undefined {
   const code = header(headers, CODE_HEADER);
+  if (code !== undefined && code.length > MAX_HEADER_LENGTH) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: `the ${CODE_HEADER} header is longer than ${MAX_HEADER_LENGTH} characters` });
+  }
   return code === undefined || code === '' ? undefined : code;
 }
 
@@ -71,7 +117,8 @@ export function errorReply(error: WxSessionError | ErrorCode, token?: string): R
     headers['WWW-Authenticate'] = `Bearer realm="wx-session", error="${malformed ? 'invalid_request' : 'invalid_token'}"`;
   }
   if (err.code === ErrorCode.WX_RATE_LIMITED) headers['Retry-After'] = '60';
-  if (err.code === ErrorCode.WX_PAYLOAD_TOO_LARGE) headers['Connection'] = 'close';
+  // The rest of the body is not read: the connection cannot carry another request.
+  if (err.code === ErrorCode.WX_PAYLOAD_TOO_LARGE || err.code === ErrorCode.WX_REQUEST_TIMEOUT) headers['Connection'] = 'close';
   return { status: err.status, headers, body: err.toJSON() };
 }
 
@@ -83,9 +130,10 @@ export function replyFor(error: unknown, token?: string): Reply {
 
 /**
  * Reads a login body no body parser has read, up to LOGIN_BODY_LIMIT bytes. On overflow it
- * stops keeping bytes, lets the rest drain, and throws WX_PAYLOAD_TOO_LARGE.
+ * stops keeping bytes, lets the rest drain, and throws WX_PAYLOAD_TOO_LARGE. A body that has not
+ * arrived within `timeout` ms throws WX_REQUEST_TIMEOUT (the adapter then closes the connection).
  */
-export function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage, timeout = DEFAULT_BODY_TIMEOUT): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > LOGIN_BODY_LIMIT) {
@@ -95,6 +143,10 @@ export function readBody(req: IncomingMessage): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new WxSessionError('WX_REQUEST_TIMEOUT'));
+    }, timeout);
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > LOGIN_BODY_LIMIT) {
@@ -114,6 +166,7 @@ export function readBody(req: IncomingMessage): Promise<string> {
       reject(new WxSessionError('WX_BAD_REQUEST', { message: 'the request body could not be read' }));
     };
     const cleanup = () => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -132,6 +185,8 @@ export interface LoginInput {
   parsedBody: unknown;
   /** The raw request, read here when no parser ran. */
   req: IncomingMessage;
+  /** How long the body may take when read here. @default DEFAULT_BODY_TIMEOUT */
+  bodyTimeout?: number;
 }
 
 function isEmptyObject(value: unknown): boolean {
@@ -144,7 +199,7 @@ async function loginBody(input: LoginInput): Promise<Record<string, unknown>> {
   let body = input.parsedBody;
   // Express 4's body-parser leaves `{}` when the content type was not its own and the stream unread.
   const unread = !input.req.readableEnded && (body === undefined || isEmptyObject(body));
-  if (unread) body = await readBody(input.req);
+  if (unread) body = await readBody(input.req, input.bodyTimeout);
   if (Buffer.isBuffer(body)) body = body.toString('utf8');
   if (typeof body === 'string') {
     if (body.trim() === '') return {};
@@ -194,6 +249,7 @@ export async function handleLogout(core: WxSessionCore, headers: IncomingHttpHea
 }
 
 const MISSING: AuthResult = Object.freeze({ session: null, code: ErrorCode.WX_SESSION_MISSING });
+const OVERSIZED_CODE: AuthResult = Object.freeze({ session: null, code: ErrorCode.WX_BAD_REQUEST });
 
 /**
  * Authenticates a request's headers: at once when the core can answer without I/O, else a
@@ -203,7 +259,12 @@ const MISSING: AuthResult = Object.freeze({ session: null, code: ErrorCode.WX_SE
 export function authenticateHeaders(core: WxSessionCore, headers: IncomingHttpHeaders): AuthResult | Promise<AuthResult> {
   const token = tokenFrom(headers);
   if (token === undefined) return MISSING;
-  const code = codeFrom(headers);
+  let code: string | undefined;
+  try {
+    code = codeFrom(headers);
+  } catch {
+    return OVERSIZED_CODE;
+  }
   const options = code === undefined ? undefined : { code };
   return core.authenticateSync?.(token, options) ?? core.authenticate(token, options);
 }

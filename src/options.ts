@@ -43,6 +43,12 @@ export interface WxSessionOptions {
   maxDataAge?: number;
   /** Where warnings go (checksession outages, save failures). @default silent */
   logger?: Logger;
+  /**
+   * Most live sessions one openid may hold; a login past it destroys that openid's oldest ones,
+   * so one account cannot crowd everyone else out of the store. False for no cap. Needs a store
+   * with `limitSessions` (MemoryStore and RedisStore have it). @default 10
+   */
+  maxSessionsPerUser?: number | false;
 }
 
 export interface ResolvedOptions {
@@ -60,6 +66,7 @@ export interface ResolvedOptions {
   exposeOpenid: boolean;
   maxDataAge: number | undefined;
   logger: Logger;
+  maxSessionsPerUser: number | false;
 }
 
 export const defaults = Object.freeze({
@@ -69,6 +76,7 @@ export const defaults = Object.freeze({
   apiBase: 'https://api.weixin.qq.com',
   timeout: 5000,
   exposeOpenid: true,
+  maxSessionsPerUser: 10,
 });
 
 const silent: Logger = Object.freeze({ warn() {}, error() {} });
@@ -122,6 +130,10 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
   if (options.maxDataAge !== undefined) positive(options.maxDataAge, 'maxDataAge');
   const logger = options.logger ?? silent;
   if (typeof logger.warn !== 'function') fail('logger must have a warn method');
+  const maxSessionsPerUser = options.maxSessionsPerUser ?? defaults.maxSessionsPerUser;
+  if (maxSessionsPerUser !== false && !(Number.isInteger(maxSessionsPerUser) && maxSessionsPerUser >= 1)) {
+    fail('maxSessionsPerUser must be a positive integer or false');
+  }
 
   return {
     appId,
@@ -138,5 +150,6 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
     exposeOpenid: options.exposeOpenid ?? defaults.exposeOpenid,
     maxDataAge: options.maxDataAge,
     logger,
+    maxSessionsPerUser,
   };
 }

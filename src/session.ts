@@ -15,6 +15,8 @@ export interface SessionHost {
   save(session: WxSession, data: string): Promise<void>;
   checkKey(session: WxSession): Promise<boolean>;
   signedPost(session: WxSession, path: string, payload: unknown): Promise<void>;
+  /** The session_key the record holds sealed (DESIGN.md §8 "Nothing usable at rest"). */
+  openKey(session: WxSession): string;
 }
 
 export interface WxSessionJSON {
@@ -31,6 +33,8 @@ export class WxSession {
   readonly id: string;
   #record: SessionRecord;
   readonly #host: SessionHost;
+  /** The opened session_key, once a helper needed it: opening is lazy, the hot path never does it. */
+  #key: string | undefined;
   #data: (WxSessionData & Record<string, unknown>) | undefined;
   #snapshot: string | undefined;
   #destroyed = false;
@@ -60,7 +64,7 @@ export class WxSession {
   }
   /** WeChat's session_key, for server-side use only. Not enumerable, not in JSON. */
   get sessionKey(): string {
-    return this.#record.sessionKey;
+    return (this.#key ??= this.#host.openKey(this));
   }
 
   /** The app's own fields; changes are saved before the response is sent. */
@@ -170,6 +174,7 @@ export class WxSession {
 
   /** @internal Called after the core wrote a new record; `savedData` is the data's JSON when it was saved. */
   replaceRecord(record: SessionRecord, savedData?: string): void {
+    this.#key = undefined; // the new record may hold another key: open it again when needed
     this.#record = record;
     if (savedData !== undefined) this.#snapshot = savedData;
   }

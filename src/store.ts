@@ -4,9 +4,14 @@ import type { TokenCache } from './wechat/access-token.js';
 
 /** What a store keeps for one session. Treat it as immutable: the core writes new records. */
 export interface SessionRecord {
+  /** The app the session belongs to: a token is accepted only by a core serving this appId. */
+  appId: string;
   openid: string;
   unionid?: string;
-  /** WeChat's session_key. Never sent to a client. */
+  /**
+   * WeChat's session_key, sealed by the core (AES-256-GCM, `wxs1.` + key id + ciphertext): a
+   * store never sees the key itself. Opaque to stores; compare it as a whole.
+   */
   sessionKey: string;
   /** The app's own fields (`session.data`). */
   data: Record<string, unknown>;
@@ -23,19 +28,37 @@ export interface SessionRecord {
 }
 
 /**
- * Where sessions live. `get`, `set` and `destroy` are required; `touch` is recommended for
- * stores where rewriting the whole record is costly or racy.
+ * Where sessions live. `get`, `set` and `destroy` are required. `update` and `touch` make a
+ * logout final under concurrent writes (testStore requires them); `limitSessions` gives the
+ * per-user cap.
  */
 export interface SessionStore {
   /** Required. The record, or undefined when unknown or expired. */
   get(id: string): Promise<SessionRecord | undefined>;
-  /** Required. Stores the record for `ttlMs` (its remaining lifetime: `expiresAt - now`). */
+  /**
+   * Required. Creates (or replaces) the record for `ttlMs` (its remaining lifetime:
+   * `expiresAt - now`). The core calls it only for a new session; changes go through `update`.
+   */
   set(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
   /** Required. Forgets the session; destroying an unknown id is not an error. */
   destroy(id: string): Promise<void>;
   /**
+   * Replaces the record only while `id` still exists, in one step (Redis `SET ... XX`, SQL
+   * `UPDATE ... WHERE id = ?`): a session destroyed meanwhile stays destroyed. Resolves true
+   * when it wrote, false when the session was gone. A store without it gets a read-then-write
+   * from the core, which a concurrent logout can undo, and one warning through `logger`.
+   */
+  update?(id: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
+  /**
+   * Per-user cap: destroys the oldest sessions (by `createdAt`) of `openid` so that at most
+   * `max` live ones remain, as `destroy` would. Resolves how many it destroyed. A store without
+   * it gets no cap, and one warning through `logger` when the core is created.
+   */
+  limitSessions?(openid: string, max: number): Promise<number>;
+  /**
    * Recommended. Extends the session to `ttlMs` from now: both the store's own TTL and the
-   * record's `expiresAt` (which becomes `Date.now() + ttlMs`). An unknown id is a no-op. Used for
+   * record's `expiresAt` (which becomes `Date.now() + ttlMs`). An unknown id is a no-op (nothing
+   * is created, as with `update`). Used for
    * rolling renewal, so a renewal never overwrites data another request saved meanwhile.
    */
   touch?(id: string, ttlMs: number): Promise<void>;

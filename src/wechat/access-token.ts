@@ -4,6 +4,7 @@
 import { safeEqual } from '../crypto.js';
 import { WxSessionError } from '../errors.js';
 import { errcodeError } from './errcodes.js';
+import { accessTokenContext, type Sealer } from '../seal.js';
 import type { WeChatAnswer, WeChatRequest } from './http.js';
 
 /** Where the WeChat APIs get their access token. Shared by every session of a core. */
@@ -153,6 +154,33 @@ export interface TokenCache {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The TokenCache as the core hands it to SharedTokenSource: the token is sealed before the store
+ * keeps it (DESIGN.md §8 "Nothing usable at rest") and opened when read. A value that does not
+ * open (another secret, altered) counts as no token: this instance fetches and stores a new one.
+ */
+export function sealedTokenCache(cache: TokenCache, sealer: Sealer): TokenCache {
+  const open = async (appId: string) => {
+    const stored = await cache.get(appId);
+    if (!stored) return undefined;
+    const token = sealer.open(stored.token, accessTokenContext(appId));
+    return token === undefined ? undefined : { token, ttlMs: stored.ttlMs, sealed: stored.token };
+  };
+  return {
+    get: async (appId) => {
+      const stored = await open(appId);
+      return stored && { token: stored.token, ttlMs: stored.ttlMs };
+    },
+    set: (appId, token, ttlMs) => cache.set(appId, sealer.seal(token, accessTokenContext(appId)), ttlMs),
+    drop: async (appId, token) => {
+      const stored = await open(appId);
+      // The store compares the sealed text it holds, so a token stored meanwhile is kept.
+      if (stored && safeEqual(stored.token, token)) await cache.drop(appId, stored.sealed);
+    },
+    lock: (appId, name, ttlMs) => cache.lock(appId, name, ttlMs),
+  };
+}
 
 /**
  * stable_token shared through a TokenCache: the instance that takes the lock fetches, the
