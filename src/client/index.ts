@@ -151,7 +151,8 @@ export interface SessionLoginResult {
 export interface SessionClient {
   /**
    * `wx.request` with the session: attaches `X-WX-Session`, logs in first when there is no token,
-   * and handles the session 401s with one retry. Resolves for any HTTP status; rejects when
+   * and handles the session 401s with one retry (requests that meet WX_SESSION_KEY_EXPIRED
+   * together share one `wx.login`). Resolves for any HTTP status; rejects when
    * `wx.request` or `wx.login` fails (network), and never retries anything else (5xx, 429).
    * When an implicit login is answered with an error (e.g. 429 `WX_RATE_LIMITED`), resolves with
    * that login answer.
@@ -250,6 +251,17 @@ interface Answer {
 /** A login's outcome: the token, or the server's error answer. */
 type LoginOutcome = { token: string; result?: SessionLoginResult } | { answer: Answer };
 
+/**
+ * A key refresh (DESIGN.md §8 "One refresh per session"): the one retry with `X-WX-Code` that
+ * repairs `token`'s session after WX_SESSION_KEY_EXPIRED. `done` resolves (never rejects) once
+ * that retry has settled, however it went; `settled` says it has.
+ */
+interface KeyRefresh {
+  token: string;
+  settled: boolean;
+  done: Promise<void>;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export function createSessionClient(options: SessionClientOptions): SessionClient {
@@ -263,6 +275,8 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
 
   let memory: string | undefined;
   let flight: Promise<LoginOutcome> | undefined;
+  /** The latest key refresh, under way or settled. */
+  let refresh: KeyRefresh | undefined;
   /** Bumped by logout, so a login that was under way does not store its token afterwards. */
   let epoch = 0;
 
@@ -369,6 +383,33 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
     return loginOnce();
   }
 
+  // ---- key refresh: one wx.login for every request of a token that meets WX_SESSION_KEY_EXPIRED
+
+  /**
+   * Starts a key refresh of `token`: one `wx.login()`, then `attempt(token, code)`, the retry with
+   * X-WX-Code. Resolves or rejects as that retry does.
+   */
+  function startRefresh<R>(token: string, attempt: (token: string, code: string) => Promise<R>): Promise<R> {
+    const retrying = wxLogin().then((code) => attempt(token, code));
+    const mine = { token, settled: false } as KeyRefresh;
+    const settle = () => {
+      mine.settled = true;
+    };
+    mine.done = retrying.then(settle, settle);
+    refresh = mine;
+    return retrying;
+  }
+
+  /**
+   * The key refresh a request of `token` that was answered WX_SESSION_KEY_EXPIRED should wait for
+   * instead of starting its own, if any: the latest refresh of the same token, unless it had
+   * already settled when the request was sent (`settledAtSend`). One under way, or one that ended
+   * while the request was in flight, may have repaired the session after the server answered.
+   */
+  function refreshToJoin(token: string, settledAtSend: KeyRefresh | undefined): KeyRefresh | undefined {
+    return refresh && refresh.token === token && refresh !== settledAtSend ? refresh : undefined;
+  }
+
   // ---- the session protocol around one request
 
   async function withSession<R extends Answer>(send: (header: WxHeader) => Promise<R>, userHeader: WxHeader | undefined, fromLogin: (answer: Answer) => R): Promise<R> {
@@ -394,12 +435,22 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
       if ('answer' in outcome) return fromLogin(outcome.answer);
       token = outcome.token;
     }
+    const settledAtSend = refresh && refresh.settled ? refresh : undefined;
     const res = await attempt(token);
     const code = res.statusCode === 401 ? errorCodeOf(res.data) : undefined;
     let retry: R;
     if (code === KEY_EXPIRED) {
-      // The session is fine but its session_key is stale: a fresh code lets the server repair it in place.
-      retry = await attempt(token, await wxLogin());
+      // The session is fine but its session_key is stale: a fresh code lets the server repair it in
+      // place, keeping the token. One repair serves every request of this token, and WeChat redeems
+      // a code once: the first request gets a code and retries with it; the others wait for that
+      // retry to settle and retry without a code (still one retry each, whatever the answer).
+      const shared = refreshToJoin(token, settledAtSend);
+      if (shared) {
+        await shared.done;
+        retry = await attempt(token);
+      } else {
+        retry = await startRefresh(token, attempt);
+      }
     } else if (isSessionCode(code)) {
       const outcome = await relogin(token);
       if ('answer' in outcome) return fromLogin(outcome.answer);
