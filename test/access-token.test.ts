@@ -5,6 +5,7 @@
 // WX_CONFIG_ERROR naming the errcode and never the secret; the accessToken option replaces it all.
 // The core runs against the mock WeChat over real HTTP; session.checkKey() and
 // session.setUserStorage() are what make it use a token.
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { WxSessionError, createWxSession, type WxSession, type WxSessionCore } from '../src/index.js';
 import { cacheLifetime } from '../src/wechat/access-token.js';
@@ -367,13 +368,27 @@ describe('access tokens: configuration errors', () => {
   });
 
   it('a wrong appId -> WX_CONFIG_ERROR 40013', async () => {
+    const wrongAppId = 'wxnotthisapp00000';
     const good = coreFor(mock);
-    const { token } = await good.core.login(mock.issueCode('oConfig2'));
-    const bad = createWxSession(coreOptions(mock, { appId: 'wxnotthisapp00000', store: good.store }));
+    const { token: goodToken } = await good.core.login(mock.issueCode('oConfig2'));
+    const bad = createWxSession(coreOptions(mock, { appId: wrongAppId, store: good.store }));
+    // Sessions belong to one app (DESIGN.md §8): the right app's token is nothing to this core.
+    expect((await bad.authenticate(goodToken)).code).to.equal('WX_SESSION_INVALID');
+    // A session of the misconfigured core itself. The mock refuses its appId at code2Session too
+    // (40013), so this one login is answered as WeChat would answer the app; the stable_token call
+    // below meets the mock's real appId check.
+    mock.fault('/sns/jscode2session', { body: JSON.stringify({ openid: 'oConfig2', session_key: randomBytes(16).toString('base64') }) }, { times: 1 });
+    const { token } = await bad.login(mock.issueCode('oConfig2'));
     const auth = await bad.authenticate(token);
+    expect(auth.session, 'the session is readable through the core that made it').to.not.equal(null);
+    mock.resetCalls();
     const error = expectWxError(await rejectionOf(auth.session!.checkKey()), 'WX_CONFIG_ERROR', 40013);
+    expect(error.status).to.equal(500);
     expect(error.message).to.contain('40013');
     expectNoSecrets(errorText(error), [mock.appSecret, SECRET], 'the error');
+    expect(errcodes(mock.callsTo(STABLE)), 'WeChat refused the appId').to.deep.equal([40013]);
+    expect(JSON.parse(mock.callsTo(STABLE)[0]!.body ?? '{}').appid).to.equal(wrongAppId);
+    expect(mock.callsTo(CHECK), 'no API call without a token').to.have.length(0);
   });
 
   for (const errcode of CONFIG_ERRCODES) {

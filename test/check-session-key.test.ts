@@ -7,8 +7,9 @@ import { expect } from 'chai';
 import type { Response } from 'supertest';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 import { adapters, sleep, startApp, SECRET, type TestApp } from './helpers.js';
-import { captureLogger, expectNoSecrets, hmacHex, RecordingStore, SIGNATURE_VECTORS } from './support-keys.js';
+import { captureLogger, expectNoSecrets, expectStoredKey, hmacHex, RecordingStore, sessionIdOf, SIGNATURE_VECTORS, withClockAhead } from './support-keys.js';
 import type { WxSessionOptions } from '../src/index.js';
+import { checkOutagePause } from '../src/core.js';
 
 const CHECK = '/wxa/checksession';
 const CODE2SESSION = '/sns/jscode2session';
@@ -216,7 +217,7 @@ for (const name of adapters) describe(`checkSessionKey (${name})`, () => {
       expect(app.mock.callsTo(CODE2SESSION).map((c) => c.errcode)).to.deep.equal([0]);
 
       const after = app.store.recordOf(token)!;
-      expect(after.sessionKey, 'the new session_key swapped in').to.equal(newKey);
+      expectStoredKey(after, sessionIdOf(token), app.mock.appId, newKey, 'the new session_key swapped in');
       expect(after).to.not.have.property('keyStale');
       expect(after.createdAt).to.equal(before.createdAt);
       expect(after.openid).to.equal(openid);
@@ -244,7 +245,7 @@ for (const name of adapters) describe(`checkSessionKey (${name})`, () => {
       expectClean(res, app, openid);
       expect(app.mock.callsTo(CHECK).map((c) => c.errcode)).to.deep.equal([87009]);
       expect(app.mock.callsTo(CODE2SESSION).map((c) => c.errcode)).to.deep.equal([0]);
-      expect(app.store.recordOf(token)!.sessionKey).to.equal(newKey);
+      expectStoredKey(app.store.recordOf(token), sessionIdOf(token), app.mock.appId, newKey, 'the new session_key swapped in');
       expect((await app.http.get('/me').set('X-WX-Session', token)).status).to.equal(200);
     });
 
@@ -276,7 +277,7 @@ for (const name of adapters) describe(`checkSessionKey (${name})`, () => {
       expect(repaired.status).to.equal(200);
       expect(repaired.body.openid).to.equal(openid);
       expect(repaired.body.data).to.deep.equal({ coins: 1 });
-      expect(app.store.recordOf(token)!.sessionKey).to.equal(app.mock.sessionKeyOf(openid));
+      expectStoredKey(app.store.recordOf(token), sessionIdOf(token), app.mock.appId, app.mock.sessionKeyOf(openid), 'the right code\'s session_key swapped in');
     });
 
     it('10 concurrent requests meeting 87009 share one check and all answer WX_SESSION_KEY_EXPIRED', async () => {
@@ -388,8 +389,13 @@ for (const name of adapters) describe(`checkSessionKey (${name})`, () => {
         expect(app.mock.callsTo(CHECK), 'no check without a token').to.have.length(0);
         expect(app.logger.lines.length).to.be.greaterThan(warnings);
         expectNoSecrets(app.logger.text, [app.mock.appSecret, app.mock.sessionKeyOf(openid), SECRET, token], 'the log');
-        // The next request checks normally.
+        // Checks pause after an outage, at interval 0 too (checkOutagePause: at least 5 s): the
+        // next request goes on unchecked.
         expect((await app.http.get('/me').set('X-WX-Session', token)).status).to.equal(200);
+        expect(app.mock.callsTo(CHECK), 'paused after the outage').to.have.length(0);
+        // Once the pause is over, the next request checks normally.
+        const res2 = await withClockAhead(checkOutagePause(0) + 100, () => app.http.get('/me').set('X-WX-Session', token));
+        expect(res2.status).to.equal(200);
         expect(app.mock.callsTo(CHECK).map((c) => c.errcode)).to.deep.equal([0]);
       });
     }

@@ -35,6 +35,8 @@ const TABLE: Record<string, number> = {
   WX_UPSTREAM_TIMEOUT: 504,
   WX_CONFIG_ERROR: 500,
   WX_STORE_UNAVAILABLE: 503,
+  // DESIGN.md §8 "Slow bodies": a login body that did not arrive within bodyTimeout.
+  WX_REQUEST_TIMEOUT: 408,
 };
 
 describe('core', () => {
@@ -211,7 +213,22 @@ describe('core', () => {
       expect(error.status).to.equal(401);
       expect(error.message).to.equal('used up');
       expect(error.errcode).to.equal(40163);
-      expect(error.cause).to.equal(cause);
+      // The cause is a scrubbed copy (DESIGN.md §8 "No secret in any error or cause chain"):
+      // the original's class name, message and code, and nothing else of it.
+      const kept = error.cause as Error & { code?: unknown };
+      expect(kept).to.be.an.instanceOf(Error);
+      expect(kept).to.not.equal(cause);
+      expect(kept.name).to.equal('Error');
+      expect(kept.message).to.equal('underlying');
+      expect(kept.code).to.equal(undefined);
+      const coded = Object.assign(new TypeError('with a code'), { code: 'ECONNRESET', command: { args: ['SET', 'k', 'record'] } });
+      const fromCoded = new WxSessionError('WX_STORE_UNAVAILABLE', { cause: coded }).cause as Error & Record<string, unknown>;
+      expect(fromCoded).to.not.equal(coded);
+      expect(fromCoded.name).to.equal('TypeError');
+      expect(fromCoded.message).to.equal('with a code');
+      expect(fromCoded.code).to.equal('ECONNRESET');
+      expect(Object.keys(fromCoded)).to.deep.equal(['code']);
+      expect(fromCoded.command).to.equal(undefined);
       const plain = new WxSessionError('WX_RATE_LIMITED');
       expect(plain.status).to.equal(429);
       expect(plain.message).to.be.a('string').and.not.equal('');

@@ -26,7 +26,8 @@ import { createWxSession, type SessionRecord, type SessionStore, type WxSessionC
 import { RedisStore } from '../src/redis.js';
 import { startMockWeChat, type MockFault, type MockWeChat } from '../src/testing/index.js';
 import { adapters, coreOptions, SECRET, sleep, startApp, type AdapterName, type TestApp } from './helpers.js';
-import { encryptUserData, expectNoSecrets, MemoryTokenCache, RecordingStore, sessionIdOf, startKeysApp, userPayload, type KeysApp } from './support-keys.js';
+import { encryptUserData, expectNoSecrets, expectStoredKey, MemoryTokenCache, openSharedToken, RecordingStore, sessionIdOf, startKeysApp, userPayload, withClockAhead, type KeysApp } from './support-keys.js';
+import { checkOutagePause } from '../src/core.js';
 import { commandCalls, requireRedis, startControlledRedis, waitFor, waitForSubscribers, type ControlledRedis } from './support-redis-extra.js';
 import { expectErrorBody, INVALID_TOKEN } from './support-wire.js';
 
@@ -44,6 +45,8 @@ const STABLE = '/cgi-bin/stable_token';
 const STORAGE = '/wxa/set_user_storage';
 const UNKNOWN_ERRCODE = 61234;
 const H = 'X-WX-Session';
+/** How far to move the clock to be past the pause of key checks after an outage (interval 0). */
+const PAST_PAUSE = checkOutagePause(0) + 100;
 
 /** How the server should see a fault: it timed out, it could not read an answer, or WeChat said an errcode. */
 type Kind = 'timeout' | 'unreadable' | 'errcode';
@@ -162,7 +165,10 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
   async function expectTokenShared(shared: boolean): Promise<void> {
     if (!shared) return;
     const held = await sharedTokens!.get(mock.appId);
-    expect(held?.token === mock.currentAccessToken(), 'the renewed token is in the shared cache').to.equal(true);
+    const current = mock.currentAccessToken();
+    // Sealed, as every token a store holds (DESIGN.md §8 "Nothing usable at rest").
+    expect(held !== undefined && held.token !== current && !held.token.includes(current ?? '\u0000'), 'the shared cache holds the token sealed, not in clear').to.equal(true);
+    expect(openSharedToken(held, mock.appId) === current, 'the renewed token is in the shared cache').to.equal(true);
   }
 
   async function loginThrough(app: KeysApp, openid: string, extra: { unionid?: string; userInfo?: boolean } = {}): Promise<string> {
@@ -178,14 +184,20 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
   const probe = (app: KeysApp) => loginThrough(app, `oProbe${name}${++probes}`);
 
   /**
-   * After the fault: a new session's request makes one stable_token call and a check that
-   * succeeds, and a shared token lands in the shared cache.
+   * After the fault: checks pause (checkOutagePause: at least 5 s, at interval 0 too), so a new
+   * session's request right away calls neither stable_token nor checksession; once the pause is
+   * over, a new session's request makes one stable_token call and a check that succeeds, and a
+   * shared token lands in the shared cache.
    */
   async function expectChecksRecover(app: KeysApp, shared: boolean): Promise<void> {
     mock.resetCalls();
     expect((await app.http.get('/me').set(H, await probe(app))).status).to.equal(200);
-    expect(mock.callsTo(STABLE)).to.have.length(1);
-    expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
+    expect(mock.callsTo(STABLE).length + mock.callsTo(CHECK).length, 'checks paused after the outage').to.equal(0);
+    await withClockAhead(PAST_PAUSE, async () => {
+      expect((await app.http.get('/me').set(H, await probe(app))).status).to.equal(200);
+      expect(mock.callsTo(STABLE)).to.have.length(1);
+      expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
+    });
     await expectTokenShared(shared);
   }
 
@@ -292,19 +304,32 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
   describe('checksession on an authenticated request (interval 0) -> fails open: 200, the session as it is, a warning', () => {
     for (const { name: what, fault, kind } of FAULTS) {
       it(`${what} -> 200 with the session unchanged`, async () => {
-        const one = existing[0]!;
-        const lines = checking.logger.lines.length;
-        // With a refresh code too: it is redeemed only when WeChat said 87009, not on an outage.
-        const res = await cell(CHECK, kind, fault, () => checking.http.get('/me').set(H, one.token).set('X-WX-Code', mock.issueCode(one.openid)));
-        expect(res.status, JSON.stringify(res.body)).to.equal(200);
-        expect(res.body).to.deep.equal(one.me);
-        expect(res.headers).to.not.have.property('x-wx-session-token');
-        expect(mock.callsTo(C2S), 'the X-WX-Code was not redeemed').to.have.length(0);
-        expectFailOpenWarning(checking, lines, one);
-        // Recovered: the next check is made and succeeds.
-        mock.resetCalls();
-        expect((await checking.http.get('/me').set(H, await probe(checking))).status).to.equal(200);
-        expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
+        // An instance of its own (holding a token already): the outage pauses its checks, which
+        // must not carry over into the next row.
+        const outage = await appOn({ checkSessionKey: { interval: 0 } });
+        try {
+          expect((await outage.http.get('/me').set(H, await probe(outage))).status).to.equal(200); // holds a token
+          const one = existing[0]!;
+          const lines = outage.logger.lines.length;
+          // With a refresh code too: it is redeemed only when WeChat said 87009, not on an outage.
+          const res = await cell(CHECK, kind, fault, () => outage.http.get('/me').set(H, one.token).set('X-WX-Code', mock.issueCode(one.openid)));
+          expect(res.status, JSON.stringify(res.body)).to.equal(200);
+          expect(res.body).to.deep.equal(one.me);
+          expect(res.headers).to.not.have.property('x-wx-session-token');
+          expect(mock.callsTo(C2S), 'the X-WX-Code was not redeemed').to.have.length(0);
+          expectFailOpenWarning(outage, lines, one);
+          // Checks pause after the outage (checkOutagePause: at least 5 s, at interval 0 too).
+          mock.resetCalls();
+          expect((await outage.http.get('/me').set(H, await probe(outage))).status).to.equal(200);
+          expect(mock.callsTo(CHECK), 'checks paused after the outage').to.have.length(0);
+          // Recovered: once the pause is over, the next check is made and succeeds.
+          await withClockAhead(PAST_PAUSE, async () => {
+            expect((await outage.http.get('/me').set(H, await probe(outage))).status).to.equal(200);
+          });
+          expect(mock.callsTo(CHECK).map((call) => call.errcode)).to.deep.equal([0]);
+        } finally {
+          await outage.close();
+        }
       });
     }
   });
@@ -352,7 +377,7 @@ for (const name of adapters) describe(`faults: WeChat × every call on a request
         expect(repaired.body).to.deep.include({ openid, data: { coins: 1 } });
         expect(repaired.headers).to.not.have.property('x-wx-session-token');
         const after = recordOf(token)!;
-        expect(after.sessionKey === mock.sessionKeyOf(openid), 'the new session_key was swapped in').to.equal(true);
+        expectStoredKey(after, sessionIdOf(token), mock.appId, mock.sessionKeyOf(openid), 'the new session_key was swapped in');
         expect(after).to.not.have.property('keyStale');
         expect({ ...after, sessionKey: before.sessionKey, keyCheckedAt: before.keyCheckedAt }).to.deep.equal(before);
       });

@@ -7,6 +7,7 @@ import { adapters, coreOptions, sleep, startApp, type TestApp } from './helpers.
 import { CountingStore, INVALID_TOKEN, expectErrorBody } from './support-wire.js';
 import { createWxSession, type SessionRecord, type SessionStore } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
+import { expectStoredKey, sessionIdOf } from './support-keys.js';
 
 /** A store that ignores TTLs entirely and lets the test reach its records. */
 class ForeverStore implements SessionStore {
@@ -57,7 +58,8 @@ for (const name of adapters) describe(`session data (${name})`, () => {
     const { token } = await app.login(openid);
     store.reset();
     await app.http.post('/me/coins').set('X-WX-Session', token).expect(200);
-    expect(store.written[0]!.sessionKey).to.equal(app.mock.sessionKeyOf(openid));
+    // Kept sealed (DESIGN.md §8 "Nothing usable at rest"): the rewritten record still opens to the key.
+    expectStoredKey(store.written[0], sessionIdOf(token), app.mock.appId, app.mock.sessionKeyOf(openid), 'the session_key of the saved record');
     expect(store.written[0]!.openid).to.equal(openid);
   });
 

@@ -8,7 +8,7 @@ import type { Response } from 'supertest';
 import { signPayload } from '../src/index.js';
 import type { MockCall } from '../src/testing/index.js';
 import { adapters, SECRET } from './helpers.js';
-import { encryptUserData, expectNoSecrets, hmacHex, sha1Hex, SIGNATURE_VECTORS, sessionIdOf, startKeysApp, userPayload, type KeysApp } from './support-keys.js';
+import { encryptUserData, expectNoSecrets, expectStoredKey, hmacHex, sealKey, sha1Hex, SIGNATURE_VECTORS, sessionIdOf, startKeysApp, userPayload, type KeysApp } from './support-keys.js';
 
 const SET = '/wxa/set_user_storage';
 const REMOVE = '/wxa/remove_user_storage';
@@ -242,7 +242,7 @@ for (const name of adapters) describe(`signed APIs and session helpers (${name})
         const repaired = await app.http.post(route).set('X-WX-Session', token).set('X-WX-Code', app.mock.issueCode(openid)).send(body);
         expect(repaired.status, JSON.stringify(repaired.body)).to.equal(200);
         expect(repaired.headers).to.not.have.property('x-wx-session-token');
-        expect(app.store.recordOf(token)!.sessionKey).to.equal(newKey);
+        expectStoredKey(app.store.recordOf(token), sessionIdOf(token), app.mock.appId, newKey, 'the new session_key swapped in');
         const calls = app.mock.callsTo(path);
         expect(calls).to.have.length(2);
         expectSignedWith(calls[1], newKey, openid, calls[1]!.body!);
@@ -321,9 +321,10 @@ for (const name of adapters) describe(`signed APIs and session helpers (${name})
         expect(res.body.signature).to.equal(hmacHex(app.mock.sessionKeyOf(openid)!, Buffer.from(body, 'utf8')));
         expectClean(res, openid);
       }
-      // Give this session the vector's key in the store: sign() must reproduce WeChat's example.
+      // Give this session the vector's key in the store (sealed, as the core keeps it): sign()
+      // must reproduce WeChat's example.
       const id = sessionIdOf(token);
-      app.store.records.set(id, { ...app.store.records.get(id)!, sessionKey: SIGNATURE_VECTORS.sessionKey });
+      app.store.records.set(id, { ...app.store.records.get(id)!, sessionKey: sealKey(SIGNATURE_VECTORS.sessionKey, id, app.mock.appId) });
       const vector = await app.http.post('/sign').set('X-WX-Session', token).send({ body: SIGNATURE_VECTORS.body });
       expect(vector.body.signature).to.equal(SIGNATURE_VECTORS.signature);
       const empty = await app.http.post('/sign').set('X-WX-Session', token).send({ body: '' });

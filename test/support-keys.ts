@@ -12,7 +12,8 @@ import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 import type { TokenCache } from '../src/wechat/access-token.js';
 import { wxSession as expressSession } from '../adapters/express.js';
 import { wxSession as koaSession } from '../adapters/koa.js';
-import { closeServer, coreOptions, listen, type AdapterName } from './helpers.js';
+import { SECRET, closeServer, coreOptions, listen, type AdapterName } from './helpers.js';
+import { accessTokenContext, Sealer, sessionKeyContext } from '../src/seal.js';
 import { witnessLog } from './witness.js';
 
 // ---- crypto, computed here independently of src/
@@ -73,6 +74,58 @@ export function codeWithKey(mock: MockWeChat, openid: string): { code: string; s
   const sessionKey = mock.sessionKeyOf(openid);
   if (sessionKey === undefined) throw new Error('support-keys: the mock did not create a session_key for the code');
   return { code, sessionKey };
+}
+
+// ---- session_keys at rest (DESIGN.md §8 "Nothing usable at rest")
+
+/**
+ * The plaintext session_key a stored record holds sealed, opened as the core would open it (the
+ * record's session id and appId are the associated data); undefined when it does not open.
+ */
+export function openStoredKey(record: Pick<SessionRecord, 'sessionKey'> | undefined, sessionId: string, appId: string, secrets: readonly string[] = [SECRET]): string | undefined {
+  if (!record) return undefined;
+  return new Sealer(secrets).open(record.sessionKey, sessionKeyContext(appId, sessionId));
+}
+
+/** `sessionKey` sealed as the core seals it for session `sessionId` of `appId` (to plant into a record). */
+export function sealKey(sessionKey: string, sessionId: string, appId: string, secrets: readonly string[] = [SECRET]): string {
+  return new Sealer(secrets).seal(sessionKey, sessionKeyContext(appId, sessionId));
+}
+
+/**
+ * Asserts the stored record holds `plain` sealed: the stored value is not the key itself, and it
+ * opens to it. Compares without chai's diff, which would print the key.
+ */
+export function expectStoredKey(record: Pick<SessionRecord, 'sessionKey'> | undefined, sessionId: string, appId: string, plain: string | undefined, what = 'the stored session_key', secrets: readonly string[] = [SECRET]): void {
+  expect(record !== undefined, `${what}: no record`).to.equal(true);
+  expect(typeof plain === 'string' && plain !== '', `${what}: no key to compare with`).to.equal(true);
+  expect(record!.sessionKey === plain, `${what} is held in clear`).to.equal(false);
+  expect(record!.sessionKey.includes(plain!), `${what} contains the key in clear`).to.equal(false);
+  expect(record!.sessionKey.startsWith('wxs1.'), `${what} is not in the sealed form`).to.equal(true);
+  expect(openStoredKey(record, sessionId, appId, secrets) === plain, `${what} opens to the expected key`).to.equal(true);
+}
+
+/**
+ * The plaintext access token a shared TokenCache entry holds sealed (the core seals it before the
+ * store keeps it); undefined when there is none or it does not open.
+ */
+export function openSharedToken(held: { token: string } | undefined, appId: string, secrets: readonly string[] = [SECRET]): string | undefined {
+  if (!held) return undefined;
+  return new Sealer(secrets).open(held.token, accessTokenContext(appId));
+}
+
+/**
+ * Runs `fn` with Date.now (the core's clock and the mock's, which is built on it) `ms` ahead: for
+ * what happens once a pause is over (checkOutagePause) without sleeping through it.
+ */
+export async function withClockAhead<T>(ms: number, fn: () => PromiseLike<T>): Promise<T> {
+  const realNow = Date.now;
+  Date.now = () => realNow() + ms;
+  try {
+    return await fn();
+  } finally {
+    Date.now = realNow;
+  }
 }
 
 // ---- stores, loggers, secrets

@@ -31,6 +31,8 @@ const COMPARISON = /([\w.$#?!\[\]()'"`]+)\s*(===|!==)\s*([\w.$#?!\[\]()'"`-]+)/g
 const REVIEWED: Record<string, string> = {
   'src/client/index.ts: current() === token':
     'the game client checks whether its stored token is still the one it sent, on the player\'s own device: no remote party can time it',
+  'src/client/index.ts: refresh.token === token':
+    'the game client matches a request\'s token to the key refresh under way for that token (one wx.login per session), on the player\'s own device: no remote party can time it',
 };
 
 function sourceFiles(dir: string): string[] {
