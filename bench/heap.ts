@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { MemoryStore, type SessionRecord } from '../src/index.js';
 import { newSessionId, signToken } from '../src/token.js';
+import { Sealer, sessionKeyContext } from '../src/seal.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -44,16 +45,20 @@ function openidLike(): string {
   return `o${randomBytes(21).toString('base64url').slice(0, 27)}`;
 }
 
-/** A record as src/core.ts login makes it from a code2Session answer. */
-function record(withUnionid: boolean): SessionRecord {
+const APP_ID = 'wxbench000000000';
+const sealer = new Sealer(['bench-signing-secret-0123456789abcdef']);
+
+/** A record as src/core.ts login makes it from a code2Session answer: the key sealed for its id. */
+function record(id: string, withUnionid: boolean): SessionRecord {
   // code2Session's JSON is parsed, so the strings are flat heap strings of their own, as here.
   const wechat = JSON.parse(
     JSON.stringify({ openid: openidLike(), session_key: randomBytes(16).toString('base64'), ...(withUnionid ? { unionid: openidLike() } : {}) }),
   ) as { openid: string; session_key: string; unionid?: string };
   const now = Date.now();
   const rec: SessionRecord = {
+    appId: APP_ID,
     openid: wechat.openid,
-    sessionKey: wechat.session_key,
+    sessionKey: sealer.seal(wechat.session_key, sessionKeyContext(APP_ID, id)),
     data: {},
     createdAt: now,
     expiresAt: now + TTL_MS,
@@ -67,7 +72,8 @@ async function measureStore(): Promise<{ perSession: number; perSessionWithBuffe
   const before = settle();
   const store = new MemoryStore({ max: COUNT });
   for (let i = 0; i < COUNT; i++) {
-    await store.set(newSessionId(), record(i % 2 === 0), TTL_MS);
+    const id = newSessionId();
+    await store.set(id, record(id, i % 2 === 0), TTL_MS);
   }
   const after = settle();
   const heapDelta = after.heapUsed - before.heapUsed;
