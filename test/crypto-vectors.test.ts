@@ -1,4 +1,4 @@
-// The session_key helpers against the official vectors in /work/shared/test-vectors.json
+// The session_key helpers against the official vectors in test/fixtures/wechat-vectors.json
 // (DESIGN.md §6, §7): signPayload, decryptData, verifyRawData, and the same helpers bound to a
 // session whose key came from (mock) WeChat. A missing vectors file fails this file.
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ interface Vectors {
   rawData: { sessionKey: string; rawData: string; signature: string };
 }
 
-const VECTORS_URL = new URL('../../shared/test-vectors.json', import.meta.url);
+const VECTORS_URL = new URL('./fixtures/wechat-vectors.json', import.meta.url);
 
 /** The WxSessionError `fn` throws; fails if it throws nothing or something else. */
 function thrown(fn: () => unknown): WxSessionError {
