@@ -1,9 +1,9 @@
 // wx-session/express: translates Express requests to the core and back. No protocol logic here.
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
-  REISSUED_TOKEN_HEADER, adapterOptions, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 
@@ -30,6 +30,12 @@ export interface WxSessionMiddleware extends RequestHandler {
   authenticate: RequestHandler;
   /** Answers 401/503 unless the request has a session (authenticates itself if needed). */
   required: RequestHandler;
+  /**
+   * An error handler (`app.use(wx.errors)`, last): answers any WxSessionError your routes pass to
+   * `next` or throw with its table status, headers (`WWW-Authenticate`, `Retry-After`) and JSON
+   * body; anything else goes on to the next error handler.
+   */
+  errors: ErrorRequestHandler;
   readonly core: WxSessionCore;
 }
 
@@ -81,10 +87,11 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     if (result.session) {
       const session = result.session;
       req.wxSession = session;
-      if (result.token) res.setHeader(REISSUED_TOKEN_HEADER, result.token);
+      if (result.token) res.set(reissuedHeaders(result.token));
       session.onDataUse(() => saveBeforeEnd(res, session));
     } else {
       req.wxSessionError = result.code;
+      rememberFailure(req, result);
     }
   };
 
@@ -103,7 +110,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
 
   const demand = (req: Request, res: Response, next: NextFunction) => {
     if (req.wxSession) return next();
-    send(res, errorReply(req.wxSessionError ?? 'WX_SESSION_MISSING', tokenFrom(req.headers)));
+    send(res, failureReply(req, req.wxSessionError, tokenFrom(req.headers)));
   };
 
   const required: RequestHandler = (req, res, next) => {
@@ -118,5 +125,10 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     }
     return authenticate(req, res, next);
   }) as WxSessionMiddleware;
-  return Object.assign(middleware, { login, logout, authenticate, required, core });
+  const errors: ErrorRequestHandler = (error, req, res, next) => {
+    if (!(error instanceof WxSessionError) || res.headersSent) return next(error);
+    send(res, errorReply(error, tokenFrom(req.headers)));
+  };
+
+  return Object.assign(middleware, { login, logout, authenticate, required, errors, core });
 }

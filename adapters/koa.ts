@@ -2,7 +2,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import {
-  REISSUED_TOKEN_HEADER, adapterOptions, authenticateHeaders, errorReply, handleLogin, handleLogout, tokenFrom,
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 import { WxSessionError } from '../src/errors.js';
@@ -27,6 +27,12 @@ export interface WxSessionKoaMiddleware extends Middleware {
   authenticate: Middleware;
   /** Answers 401/503 unless the request has a session (authenticates itself if needed). */
   required: Middleware;
+  /**
+   * Error middleware (`app.use(wx.errors)`, first): answers any WxSessionError thrown further
+   * down with its table status, headers (`WWW-Authenticate`, `Retry-After`) and JSON body;
+   * anything else is rethrown.
+   */
+  errors: Middleware;
   readonly core: WxSessionCore;
 }
 
@@ -60,11 +66,12 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     const result = pending instanceof Promise ? await pending : pending;
     if (!result.session) {
       ctx.state.wxSessionError = result.code;
+      rememberFailure(ctx.req, result);
       return next();
     }
     const session = result.session;
     ctx.state.wxSession = session;
-    if (result.token) ctx.set(REISSUED_TOKEN_HEADER, result.token);
+    if (result.token) ctx.set(reissuedHeaders(result.token));
     await next();
     const saving = session.saveChanges();
     if (!saving) return;
@@ -78,7 +85,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
 
   const demand = (ctx: Context, next: Next) => {
     if (ctx.state.wxSession) return next();
-    send(ctx, errorReply(ctx.state.wxSessionError ?? 'WX_SESSION_MISSING', tokenFrom(ctx.headers)));
+    send(ctx, failureReply(ctx.req, ctx.state.wxSessionError, tokenFrom(ctx.headers)));
     return Promise.resolve();
   };
 
@@ -92,5 +99,14 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     }
     return authenticate(ctx, next);
   }) as WxSessionKoaMiddleware;
-  return Object.assign(middleware, { login, logout, authenticate, required, core });
+  const errors: Middleware = async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof WxSessionError) || ctx.headerSent) throw error;
+      send(ctx, errorReply(error, tokenFrom(ctx.headers)));
+    }
+  };
+
+  return Object.assign(middleware, { login, logout, authenticate, required, errors, core });
 }

@@ -11,6 +11,7 @@ import { isWellFormedToken, newSessionId, signToken, verifyToken } from './token
 import { WeChatApi, type KeyState } from './wechat/api.js';
 import { sealedTokenCache } from './wechat/access-token.js';
 import { Sealer, sessionKeyContext } from './seal.js';
+import { publishSession, reportUpstream, sessionChannelWanted, setupProblem, type SessionEvent } from './diagnostics.js';
 
 export interface LoginExtras {
   /** From wx.getUserInfo & co; decrypted with the new session_key into `session.userInfo`. */
@@ -45,6 +46,12 @@ export interface WxSessionCore {
    */
   authenticateSync(token: unknown, options?: AuthenticateOptions): AuthResult | undefined;
   logout(token: unknown): Promise<void>;
+  /**
+   * Checks the app's credentials with WeChat now (one `stable_token` call, or your `accessToken`
+   * function): resolves when they work, rejects with a WxSessionError whose message says which
+   * one is wrong and what to do ("AppSecret rejected (40125): ..."). Call it at start-up.
+   */
+  verify(): Promise<void>;
   /** The options in force, secrets left out. */
   readonly config: Readonly<{ appId: string; ttl: number; exposeOpenid: boolean }>;
 }
@@ -112,7 +119,13 @@ class Core implements WxSessionCore, SessionHost {
       throw new WxSessionError('WX_BAD_REQUEST', { message: 'encryptedData and iv must both be strings' });
     }
 
-    const wechat = await this.#api.code2Session(code);
+    let wechat;
+    try {
+      wechat = await this.#api.code2Session(code);
+    } catch (error) {
+      reportUpstream(this.#options.logger, 'code2Session', error, 'the login is refused');
+      throw error;
+    }
     const userInfo = wantsUserInfo
       ? decryptData({ appId: this.#options.appId, sessionKey: wechat.sessionKey, encryptedData: encryptedData as string, iv: iv as string, maxAge: this.#options.maxDataAge })
       : undefined;
@@ -136,6 +149,7 @@ class Core implements WxSessionCore, SessionHost {
     } catch (error) {
       throw storeFailure(this.#options.logger, 'save a new session', error);
     }
+    this.#publish('login', record.openid);
     await this.#limitSessions(record.openid);
     return { token: signToken(id, this.#options.secrets[0]!), session: new WxSession(id, record, this), expiresIn: this.#options.ttlMs / 1000 };
   }
@@ -197,6 +211,7 @@ class Core implements WxSessionCore, SessionHost {
       Promise.resolve()
         .then(() => this.#store.destroy(verified.id))
         .catch(() => {});
+      this.#publish('expiry', record.openid, { reason: 'ttl' });
       return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
     }
 
@@ -218,11 +233,34 @@ class Core implements WxSessionCore, SessionHost {
     const verified = verifyToken(token, this.#options.secrets);
     if (!verified) return;
     this.#verified.delete(token);
+    let record: SessionRecord | undefined;
     try {
+      if (sessionChannelWanted()) record = await this.#store.get(verified.id);
       await this.#store.destroy(verified.id);
     } catch (error) {
       throw storeFailure(this.#options.logger, 'destroy a session', error);
     }
+    if (record) this.#publish('logout', record.openid);
+  }
+
+  async verify(): Promise<void> {
+    try {
+      await this.#api.verifyCredentials();
+    } catch (error) {
+      reportUpstream(this.#options.logger, 'verify', error);
+      const problem = setupProblem(error);
+      if (!(error instanceof WxSessionError) || problem === undefined) throw error;
+      throw new WxSessionError(error.code, {
+        message: problem,
+        ...(error.errcode === undefined ? {} : { errcode: error.errcode }),
+        ...(error.endpoint === undefined ? {} : { endpoint: error.endpoint }),
+        ...(error.rid === undefined ? {} : { rid: error.rid }),
+      });
+    }
+  }
+
+  #publish(event: SessionEvent['event'], openid: string, extra: Partial<SessionEvent> = {}): void {
+    publishSession({ event, appId: this.#options.appId, openid, ...extra });
   }
 
   // ---- session_key freshness (DESIGN.md §3 checkSessionKey, §7 87009 policy)
@@ -241,7 +279,10 @@ class Core implements WxSessionCore, SessionHost {
       if (check.state !== 'expired') return undefined;
     }
     if (this.#options.keyExpired === 'reject') {
-      await this.#store.destroy(session.id).catch((error: unknown) => storeFailure(this.#options.logger, 'destroy a session', error));
+      await this.#store.destroy(session.id).then(
+        () => this.#publish('expiry', session.openid, { reason: 'key' }),
+        (error: unknown) => storeFailure(this.#options.logger, 'destroy a session', error),
+      );
       return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
     }
     if (code === undefined || code === null || code === '') return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
@@ -285,12 +326,7 @@ class Core implements WxSessionCore, SessionHost {
     try {
       state = await this.#api.checkSessionKey(openid, sessionKey);
     } catch (error) {
-      const err = error instanceof WxSessionError ? error : undefined;
-      this.#options.logger.warn('wx-session: checkSessionKey failed; the request goes on with the session as it is', {
-        code: err?.code ?? 'WX_UPSTREAM_ERROR',
-        errcode: err?.errcode,
-        message: err?.message,
-      });
+      reportUpstream(this.#options.logger, 'checkSessionKey', error, 'the request goes on with the session as it is');
       this.#checksPausedUntil = Date.now() + checkOutagePause(this.#options.checkIntervalMs);
       return { state: 'unknown' };
     }
@@ -322,6 +358,7 @@ class Core implements WxSessionCore, SessionHost {
     try {
       wechat = await this.#api.code2Session(code);
     } catch (error) {
+      reportUpstream(this.#options.logger, 'code2Session', error, 'the key refresh is refused');
       if (error instanceof WxSessionError) return { failure: error.errcode === undefined ? { code: error.code } : { code: error.code, errcode: error.errcode } };
       throw error;
     }
@@ -338,7 +375,9 @@ class Core implements WxSessionCore, SessionHost {
       storeFailure(this.#options.logger, 'save a refreshed session key', error);
       return { failure: { code: ErrorCode.WX_STORE_UNAVAILABLE } };
     }
-    return record ? { record } : { failure: { code: ErrorCode.WX_SESSION_EXPIRED } };
+    if (!record) return { failure: { code: ErrorCode.WX_SESSION_EXPIRED } };
+    this.#publish('refresh', record.openid);
+    return { record };
   }
 
   /**
@@ -416,7 +455,8 @@ class Core implements WxSessionCore, SessionHost {
     const max = this.#options.maxSessionsPerUser;
     if (max === false || !this.#store.limitSessions) return;
     try {
-      await this.#store.limitSessions(openid, max);
+      const evicted = await this.#store.limitSessions(openid, max);
+      if (evicted > 0) this.#publish('eviction', openid, { count: evicted });
     } catch (error) {
       // The new session is saved; the cap is enforced again at this user's next login.
       storeFailure(this.#options.logger, 'apply the per-user session cap', error);
@@ -425,7 +465,10 @@ class Core implements WxSessionCore, SessionHost {
 
   async checkKey(session: WxSession): Promise<boolean> {
     const sealed = session.record.sessionKey;
-    const state = await this.#api.checkSessionKey(session.openid, session.sessionKey);
+    const state = await this.#api.checkSessionKey(session.openid, session.sessionKey).catch((error: unknown) => {
+      reportUpstream(this.#options.logger, 'checkSessionKey', error, 'session.checkKey() rejects');
+      throw error;
+    });
     let record: SessionRecord | undefined;
     try {
       record = await this.#recordKeyState(session.id, sealed, state);
@@ -441,6 +484,7 @@ class Core implements WxSessionCore, SessionHost {
     try {
       await this.#api.signedPost(path, session.openid, session.sessionKey, payload);
     } catch (error) {
+      reportUpstream(this.#options.logger, path, error, 'the call rejects');
       if (error instanceof WxSessionError && error.code === ErrorCode.WX_SESSION_KEY_EXPIRED) {
         const record = await this.#recordKeyState(session.id, sealed, 'expired').catch((storeError: unknown) => {
           storeFailure(this.#options.logger, 'mark a session key stale', storeError);
@@ -479,6 +523,7 @@ class Core implements WxSessionCore, SessionHost {
     } catch (error) {
       throw storeFailure(this.#options.logger, 'destroy a session', error);
     }
+    this.#publish('logout', session.openid);
   }
 
   /**

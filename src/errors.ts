@@ -53,7 +53,7 @@ const defaultMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
   WX_SESSION_MISSING: 'this route requires a session token',
   WX_SESSION_INVALID: 'the session token is invalid',
   WX_SESSION_EXPIRED: 'the session has expired or was logged out',
-  WX_SESSION_KEY_EXPIRED: 'the WeChat session key has expired; log in again',
+  WX_SESSION_KEY_EXPIRED: 'the WeChat session key has expired: retry the request with a fresh wx.login() code in X-WX-Code (same token)',
   WX_UPSTREAM_ERROR: 'WeChat answered with an error',
   WX_UPSTREAM_TIMEOUT: 'WeChat did not answer in time',
   WX_CONFIG_ERROR: 'WeChat rejected the app credentials',
@@ -67,6 +67,10 @@ export interface WxSessionErrorOptions {
   errcode?: number;
   /** Kept as a bare copy: its class name, message and code, never more (see scrubCause). */
   cause?: unknown;
+  /** The WeChat API path that failed, e.g. `/sns/jscode2session`. */
+  endpoint?: string;
+  /** WeChat's request id, when its answer carried one (quote it to WeChat's support). */
+  rid?: string;
 }
 
 /**
@@ -90,6 +94,10 @@ export class WxSessionError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly errcode?: number;
+  /** The WeChat API path that failed, when a WeChat call did. Not part of the answer. */
+  readonly endpoint?: string;
+  /** WeChat's request id, when its answer carried one. Not part of the answer. */
+  readonly rid?: string;
 
   constructor(code: ErrorCode, options: WxSessionErrorOptions = {}) {
     super(options.message ?? defaultMessages[code], options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
@@ -97,6 +105,8 @@ export class WxSessionError extends Error {
     this.code = code;
     this.status = errorStatus[code];
     if (options.errcode !== undefined) this.errcode = options.errcode;
+    if (options.endpoint !== undefined) this.endpoint = options.endpoint;
+    if (options.rid !== undefined) this.rid = options.rid;
   }
 
   /** The JSON body answered to the client. */

@@ -122,6 +122,28 @@ export function errorReply(error: WxSessionError | ErrorCode, token?: string): R
   return { status: err.status, headers, body: err.toJSON() };
 }
 
+const failedRefreshes = new WeakMap<IncomingMessage, number>();
+
+/**
+ * Keeps WeChat's errcode of a failed key refresh with the request (DESIGN.md §8 "Honest
+ * answers"), so `required` answers it as login would.
+ */
+export function rememberFailure(req: IncomingMessage, result: AuthResult): void {
+  if (result.session === null && result.errcode !== undefined) failedRefreshes.set(req, result.errcode);
+}
+
+/** The answer for a request without a session: its code, with the refresh's errcode if any. */
+export function failureReply(req: IncomingMessage, code: ErrorCode | undefined, token: string | undefined): Reply {
+  const errcode = failedRefreshes.get(req);
+  const error = new WxSessionError(code ?? ErrorCode.WX_SESSION_MISSING, errcode === undefined ? {} : { errcode });
+  return errorReply(error, token);
+}
+
+/** Headers of an answer that re-issues the token: the token must not be cached anywhere. */
+export function reissuedHeaders(token: string): Record<string, string> {
+  return { [REISSUED_TOKEN_HEADER]: token, 'Cache-Control': 'no-store' };
+}
+
 /** Any failure as a Reply: our own errors as they are, anything else as a store failure is not assumed. */
 export function replyFor(error: unknown, token?: string): Reply {
   if (error instanceof WxSessionError) return errorReply(error, token);

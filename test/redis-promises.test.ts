@@ -19,7 +19,7 @@ async function dump(admin: Redis): Promise<string> {
   for (const key of await admin.keys('*')) {
     const type = await admin.type(key);
     if (type === 'string') lines.push(`${key} ${await admin.get(key)}`);
-    else if (type === 'zset') lines.push(`${key} ${(await admin.zrange(key, 0, -1, 'WITHSCORES')).join(' ')}`);
+    else if (type === 'zset') lines.push(`${key} ${(await admin.zrange(key, '0', '-1', 'WITHSCORES')).join(' ')}`);
     else if (type === 'set') lines.push(`${key} ${(await admin.smembers(key)).join(' ')}`);
     else if (type === 'hash') lines.push(`${key} ${JSON.stringify(await admin.hgetall(key))}`);
     else lines.push(`${key} (${type})`);

@@ -303,8 +303,17 @@ function sameText(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** A request id as WeChat appends it to an error's errmsg (`..., rid: 6476d8b4-2c1e5d7a-0bd8c8d6`). */
+function rid(): string {
+  const hex = randomBytes(12).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 16)}-${hex.slice(16)}`;
+}
+
+/** An errcode answer; WeChat's own texts get a `rid` appended, as WeChat does for errors. */
 function errAnswer(errcode: number, errmsg?: string): Answer {
-  return { status: 200, json: { errcode, errmsg: errmsg ?? ERRMSG[errcode] ?? `mock errcode ${errcode}` } };
+  if (errmsg !== undefined) return { status: 200, json: { errcode, errmsg } };
+  const text = ERRMSG[errcode] ?? `mock errcode ${errcode}`;
+  return { status: 200, json: { errcode, errmsg: errcode === 0 ? text : `${text}, rid: ${rid()}` } };
 }
 
 function okAnswer(json: Record<string, unknown>): Answer {

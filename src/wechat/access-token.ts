@@ -5,7 +5,7 @@ import { safeEqual } from '../crypto.js';
 import { WxSessionError } from '../errors.js';
 import { errcodeError } from './errcodes.js';
 import { accessTokenContext, type Sealer } from '../seal.js';
-import type { WeChatAnswer, WeChatRequest } from './http.js';
+import { sourceOf, type WeChatAnswer, type WeChatRequest } from './http.js';
 
 /** Where the WeChat APIs get their access token. Shared by every session of a core. */
 export interface AccessTokenSource {
@@ -40,17 +40,18 @@ export async function fetchStableToken(
   appSecret: string,
   forceRefresh: boolean,
 ): Promise<FetchedToken> {
-  const answer = await call({
+  const request: WeChatRequest = {
     method: 'POST',
     path: '/cgi-bin/stable_token',
     query: {},
     body: JSON.stringify({ grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: forceRefresh }),
-  });
+  };
+  const answer = await call(request);
   const errcode = answer.errcode ?? 0;
-  if (errcode !== 0) throw errcodeError(errcode, 'stable_token');
+  if (errcode !== 0) throw errcodeError(errcode, 'stable_token', sourceOf(answer, request));
   const { access_token: token, expires_in: expiresIn } = answer;
   if (typeof token !== 'string' || token.length === 0 || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'stable_token answered without access_token or expires_in' });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint: request.path, message: 'stable_token answered without access_token or expires_in' });
   }
   return { token, expiresIn };
 }

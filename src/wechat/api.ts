@@ -4,7 +4,7 @@ import type { ResolvedOptions } from '../options.js';
 import { signPayload } from '../crypto.js';
 import { FunctionTokenSource, SharedTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource, type TokenCache } from './access-token.js';
 import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, errcodeError } from './errcodes.js';
-import { callWeChat, type WeChatAnswer, type WeChatRequest } from './http.js';
+import { callWeChat, sourceOf, type WeChatAnswer, type WeChatRequest } from './http.js';
 
 export interface Code2SessionResult {
   openid: string;
@@ -23,14 +23,25 @@ export type KeyState = 'valid' | 'expired';
 export class WeChatApi {
   readonly #options: ResolvedOptions;
   readonly tokens: AccessTokenSource;
+  readonly #fetchToken: (force: boolean) => Promise<unknown>;
 
   /** `shared`: a cache where instances share the token (the store's), when it has one. */
   constructor(options: ResolvedOptions, shared?: TokenCache) {
     this.#options = options;
     const fetchToken = (force: boolean) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force);
+    this.#fetchToken = fetchToken;
     if (options.accessToken) this.tokens = new FunctionTokenSource(options.accessToken);
     else if (shared) this.tokens = new SharedTokenSource(fetchToken, shared, options.appId, Math.max(10_000, 2 * options.timeout));
     else this.tokens = new StableTokenSource(fetchToken);
+  }
+
+  /**
+   * Asks WeChat whether the app's credentials work: one stable_token call (it hands out the
+   * current token and invalidates nothing), or the user's own accessToken function.
+   */
+  async verifyCredentials(): Promise<void> {
+    if (this.#options.accessToken) await this.tokens.get();
+    else await this.#fetchToken(false);
   }
 
   /**
@@ -47,15 +58,16 @@ export class WeChatApi {
   /** checkSessionKey: `signature = hex(hmac_sha256(session_key, ''))`. */
   async checkSessionKey(openid: string, sessionKey: string): Promise<KeyState> {
     const signature = signPayload('', sessionKey);
-    const answer = await this.callWithToken((accessToken) => ({
+    const build = (accessToken: string): WeChatRequest => ({
       method: 'GET',
       path: '/wxa/checksession',
       query: { access_token: accessToken, signature, openid, sig_method: 'hmac_sha256' },
-    }));
+    });
+    const answer = await this.callWithToken(build);
     const errcode = answer.errcode ?? 0;
     if (errcode === 0) return 'valid';
     if (errcode === KEY_EXPIRED) return 'expired';
-    throw errcodeError(errcode, 'checkSessionKey');
+    throw errcodeError(errcode, 'checkSessionKey', sourceOf(answer, build('')));
   }
 
   /**
@@ -73,12 +85,13 @@ export class WeChatApi {
     }));
     const errcode = answer.errcode ?? 0;
     if (errcode === 0) return;
-    if (errcode === KEY_EXPIRED || CONFIG_ERRCODES.has(errcode)) throw errcodeError(errcode, path);
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message: `WeChat answered ${path} with errcode ${errcode}` });
+    const source = sourceOf(answer, { method: 'POST', path, query: {} });
+    if (errcode === KEY_EXPIRED || CONFIG_ERRCODES.has(errcode)) throw errcodeError(errcode, path, source);
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { errcode, ...source, message: `WeChat answered ${path} with errcode ${errcode}` });
   }
 
   call(request: WeChatRequest): Promise<WeChatAnswer> {
-    return callWeChat(this.#options.fetch, this.#options.apiBase, this.#options.timeout, request);
+    return callWeChat(this.#options.fetch, this.#options.apiBase, this.#options.timeout, request, this.#options.appId);
   }
 
   /**
@@ -99,7 +112,7 @@ export class WeChatApi {
         await sleep(BUSY_BACKOFF_MS[attempt]!);
         continue;
       }
-      if (errcode !== 0) throw errcodeError(errcode, 'code2Session');
+      if (errcode !== 0) throw errcodeError(errcode, 'code2Session', sourceOf(answer, request));
       const { openid, session_key: sessionKey, unionid } = answer;
       if (typeof openid !== 'string' || openid.length === 0 || typeof sessionKey !== 'string' || sessionKey.length === 0) {
         throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'code2Session answered without openid or session_key' });

@@ -2,7 +2,7 @@
 import { WxSessionError, type ErrorCode } from '../errors.js';
 
 /** WeChat says the app's own credentials or settings are wrong: the operator must act. */
-export const CONFIG_ERRCODES: ReadonlySet<number> = new Set([40002, 40013, 40125, 40164, 41002, 41004, 43002, 45009, 89503]);
+export const CONFIG_ERRCODES: ReadonlySet<number> = new Set([40002, 40013, 40125, 40164, 41002, 41004, 43002, 45009, 48001, 89503]);
 
 /** The access token is invalid, expired or replaced: fetch another and retry once. */
 export const TOKEN_ERRCODES: ReadonlySet<number> = new Set([40001, 40014, 42001]);
@@ -21,16 +21,23 @@ const byErrcode: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
   [KEY_EXPIRED, 'WX_SESSION_KEY_EXPIRED'],
 ]);
 
+/** Where an errcode came from: the API path and WeChat's request id, for the operator's log. */
+export interface ErrcodeSource {
+  endpoint?: string;
+  rid?: string;
+}
+
 /** The error for a non-zero errcode. Never includes WeChat's errmsg: it is not ours to echo. */
-export function errcodeError(errcode: number, api: string): WxSessionError {
+export function errcodeError(errcode: number, api: string, source: ErrcodeSource = {}): WxSessionError {
   if (CONFIG_ERRCODES.has(errcode)) {
     return new WxSessionError('WX_CONFIG_ERROR', {
       errcode,
+      ...source,
       message: `WeChat rejected the app configuration in ${api} (errcode ${errcode}); check appId, appSecret and the API allow-list`,
     });
   }
   const code = byErrcode.get(errcode);
-  if (code) return new WxSessionError(code, { errcode });
+  if (code) return new WxSessionError(code, { errcode, ...source });
   const message = errcode === BUSY ? `WeChat is busy (${api}, errcode -1)` : `WeChat answered ${api} with errcode ${errcode}`;
-  return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message });
+  return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message, ...source });
 }

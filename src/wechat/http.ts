@@ -3,6 +3,8 @@
 // their query, so no message here ever includes one.
 import { WxSessionError } from '../errors.js';
 import type { FetchLike } from '../options.js';
+import { ridOf, wechatChannel, type WeChatCallContext } from '../diagnostics.js';
+import type { ErrcodeSource } from './errcodes.js';
 
 export interface WeChatRequest {
   method: 'GET' | 'POST';
@@ -16,12 +18,34 @@ export interface WeChatRequest {
 /** The parsed JSON object WeChat answered. `errcode` is left for the caller to judge. */
 export type WeChatAnswer = Record<string, unknown> & { errcode?: number };
 
-export async function callWeChat(
-  fetchImpl: FetchLike,
-  apiBase: string,
-  timeout: number,
-  request: WeChatRequest,
-): Promise<WeChatAnswer> {
+/** Where an answer came from, for errcodeError: the path and WeChat's request id. */
+export function sourceOf(answer: WeChatAnswer, request: WeChatRequest): ErrcodeSource {
+  const rid = ridOf(answer.errmsg);
+  return rid === undefined ? { endpoint: request.path } : { endpoint: request.path, rid };
+}
+
+/**
+ * One WeChat call, traced on the `wx-session:wechat` TracingChannel when anyone subscribes (the
+ * context carries the endpoint, and once answered, the errcode and rid).
+ */
+export function callWeChat(fetchImpl: FetchLike, apiBase: string, timeout: number, request: WeChatRequest, appId: string): Promise<WeChatAnswer> {
+  if (!wechatChannel.hasSubscribers) return exchange(fetchImpl, apiBase, timeout, request);
+  const context: WeChatCallContext = { appId, endpoint: request.path, method: request.method };
+  let answer: WeChatAnswer | undefined;
+  // The traced function resolves nothing: tracePromise puts its result on the context that
+  // subscribers see, and WeChat's answer holds session_keys and access tokens.
+  return wechatChannel
+    .tracePromise(async () => {
+      answer = await exchange(fetchImpl, apiBase, timeout, request);
+      context.errcode = answer.errcode ?? 0;
+      const rid = ridOf(answer.errmsg);
+      if (rid !== undefined) context.rid = rid;
+    }, context)
+    .then(() => answer!);
+}
+
+async function exchange(fetchImpl: FetchLike, apiBase: string, timeout: number, request: WeChatRequest): Promise<WeChatAnswer> {
+  const endpoint = request.path;
   const url = `${apiBase}${request.path}?${new URLSearchParams(request.query).toString()}`;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeout);
@@ -38,27 +62,27 @@ export async function callWeChat(
     text = await response.text();
   } catch (error) {
     if (controller.signal.aborted) {
-      throw new WxSessionError('WX_UPSTREAM_TIMEOUT', { message: `WeChat did not answer ${request.path} within ${timeout} ms` });
+      throw new WxSessionError('WX_UPSTREAM_TIMEOUT', { endpoint, message: `WeChat did not answer ${request.path} within ${timeout} ms` });
     }
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: `could not reach WeChat for ${request.path}`, cause: scrub(error) });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `could not reach WeChat for ${request.path}`, cause: scrub(error) });
   } finally {
     clearTimeout(timer);
   }
   if (status < 200 || status > 299) {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: `WeChat answered ${request.path} with HTTP ${status}` });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `WeChat answered ${request.path} with HTTP ${status}` });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: `WeChat's answer to ${request.path} is not JSON` });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `WeChat's answer to ${request.path} is not JSON` });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: `WeChat's answer to ${request.path} is not an object` });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `WeChat's answer to ${request.path} is not an object` });
   }
   const answer = parsed as WeChatAnswer;
   if (answer.errcode !== undefined && typeof answer.errcode !== 'number') {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { message: `WeChat's answer to ${request.path} has a non-numeric errcode` });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `WeChat's answer to ${request.path} has a non-numeric errcode` });
   }
   return answer;
 }
