@@ -328,6 +328,19 @@ describe('access tokens: shared between instances through store.accessTokens (as
     expect(errcodes(mock.callsTo(CHECK))).to.deep.equal([40001, 0]);
   });
 
+  it('a lock holder whose token never reaches the cache (its store node died): the waiter fetches on its own after one call time', async () => {
+    const [session] = await sessions(core, mock, 1, 'oShareG');
+    // Another instance took the fetch lock (for max(10 s, 2 x timeout)) and then lost its store.
+    expect(await store.accessTokens.lock(mock.appId, 'fetch', 10_000)).to.be.a('function');
+    mock.resetCalls();
+    const started = Date.now();
+    expect(await session!.checkKey()).to.equal(true);
+    const elapsed = Date.now() - started;
+    // timeout (1000 ms in these tests) + 500 ms, not the lock's 10 s.
+    expect(elapsed, 'waited about one WeChat call for the holder').to.be.within(1400, 3000);
+    expect(forceFlags(mock)).to.deep.equal([false]);
+  });
+
   it('20 concurrent calls on a broken stable token force only once, and all succeed', async () => {
     const all = await sessions(core, mock, 20, 'oShareF');
     expect(await all[0]!.checkKey()).to.equal(true);

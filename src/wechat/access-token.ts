@@ -186,23 +186,27 @@ export function sealedTokenCache(cache: TokenCache, sealer: Sealer): TokenCache 
 /**
  * stable_token shared through a TokenCache: the instance that takes the lock fetches, the
  * others wait for its token. A lock whose holder died expires after `lockMs`. Should the cache
- * itself fail, this instance fetches on its own rather than stop working.
+ * itself fail, or no token appear within `waitMs` (the holder's store write failed, its Redis
+ * node died), this instance fetches on its own rather than stop working: stable_token hands the
+ * same token to concurrent callers and invalidates nothing, so the lock only saves calls.
  */
 export class SharedTokenSource implements AccessTokenSource {
   readonly #fetch: (forceRefresh: boolean) => Promise<FetchedToken>;
   readonly #cache: TokenCache;
   readonly #appId: string;
   readonly #lockMs: number;
+  readonly #waitMs: number;
   #local: { token: string; refreshAt: number } | undefined;
   #inflight: Promise<string> | undefined;
   #forcing: Promise<string> | undefined;
   #lastForce = -Infinity;
 
-  constructor(fetchToken: (forceRefresh: boolean) => Promise<FetchedToken>, cache: TokenCache, appId: string, lockMs: number) {
+  constructor(fetchToken: (forceRefresh: boolean) => Promise<FetchedToken>, cache: TokenCache, appId: string, lockMs: number, waitMs = lockMs) {
     this.#fetch = fetchToken;
     this.#cache = cache;
     this.#appId = appId;
     this.#lockMs = lockMs;
+    this.#waitMs = waitMs;
   }
 
   get(): Promise<string> {
@@ -276,7 +280,7 @@ export class SharedTokenSource implements AccessTokenSource {
   }
 
   async #obtain(): Promise<string> {
-    const deadline = Date.now() + this.#lockMs + 2_000;
+    const deadline = Date.now() + this.#waitMs;
     for (;;) {
       let shared: { token: string; ttlMs: number } | undefined;
       let release: (() => Promise<void>) | undefined;
@@ -303,9 +307,8 @@ export class SharedTokenSource implements AccessTokenSource {
           await release().catch(() => {});
         }
       }
-      if (Date.now() > deadline) {
-        throw new WxSessionError('WX_UPSTREAM_TIMEOUT', { message: 'waited too long for another instance to fetch the access token' });
-      }
+      // The holder should have stored a token within one WeChat call: fetch on our own.
+      if (Date.now() > deadline) return this.#keep(await this.#fetch(false));
       await sleep(50);
     }
   }

@@ -31,7 +31,8 @@ export class WeChatApi {
     const fetchToken = (force: boolean) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force);
     this.#fetchToken = fetchToken;
     if (options.accessToken) this.tokens = new FunctionTokenSource(options.accessToken);
-    else if (shared) this.tokens = new SharedTokenSource(fetchToken, shared, options.appId, Math.max(10_000, 2 * options.timeout));
+    // The lock outlives a slow fetch; a waiter gives up on the holder after one call's time.
+    else if (shared) this.tokens = new SharedTokenSource(fetchToken, shared, options.appId, Math.max(10_000, 2 * options.timeout), options.timeout + 500);
     else this.tokens = new StableTokenSource(fetchToken);
   }
 
