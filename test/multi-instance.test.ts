@@ -10,7 +10,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import { accessTokenContext, Sealer } from '../src/seal.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
+import { SECRET } from './helpers.js';
 import { commandCalls, requireRedis, startControlledRedis, type ControlledRedis } from './support-redis-extra.js';
 
 const FIXTURE = 'test/fixtures/instance.ts';
@@ -258,6 +260,37 @@ describe('multi-instance: two app processes sharing one Redis', function () {
     expect((await call(B!, 'GET', '/me', { token: user.token })).status).to.equal(401);
   });
 
+  for (const where of ['on the other instance', 'on the same instance'] as const) {
+    it(`a logout sticks while session.data saves of that session keep coming ${where} (issue #10 part 1)`, async () => {
+      // The attacker holds the token and keeps saving; the owner logs out. Every save that was
+      // in flight, or came after, must not bring the session back, in Redis or in a cache.
+      const saver = where === 'on the other instance' ? B! : A!;
+      const users = await Promise.all(Array.from({ length: 40 }, () => login(A!)));
+      for (const user of users) expect((await call(saver, 'GET', '/me', { token: user.token })).status).to.equal(200); // cached there
+      let attacking = true;
+      const attacks = users.flatMap((user, i) =>
+        Array.from({ length: 4 }, async (_, j) => {
+          let score = (i * 4 + j) * 100_000;
+          while (attacking) await call(saver, 'POST', '/me/score', { token: user.token, json: { score: ++score } });
+        }),
+      );
+      await sleep(50);
+      const logouts = await Promise.all(users.map((user) => call(A!, 'POST', '/wx/logout', { token: user.token })));
+      for (const out of logouts) expect(out.status).to.equal(204);
+      await sleep(300); // the saves go on meanwhile
+      attacking = false;
+      await Promise.all(attacks);
+      const back: string[] = [];
+      for (const user of users) {
+        for (const instance of [A!, B!]) {
+          const res = await call(instance, 'GET', '/me', { token: user.token });
+          if (res.status !== 401) back.push(`${user.openid} on ${instance.name}: ${res.status}`);
+        }
+      }
+      expect(back, 'logged-out sessions answering again').to.deep.equal([]);
+    });
+  }
+
   it('both instances restarted: the sessions Redis holds are still valid on both', async () => {
     const one = await login(A!);
     const two = await login(B!);
@@ -390,7 +423,9 @@ describe('multi-instance: two app processes sharing one Redis', function () {
     expect(mock.callsTo(CHECK).every((c) => c.errcode === 0)).to.equal(true);
     // ...and the two instances fetched the token once between them.
     expect(mock.callsTo(STABLE).length).to.equal(1);
-    expect(await admin.get(`${more.PREFIX}token:${mock.appId}`)).to.equal(mock.currentAccessToken());
+    // Kept sealed (DESIGN.md §8, nothing usable at rest): the instances' signing secret opens it.
+    const stored = await admin.get(`${more.PREFIX}token:${mock.appId}`);
+    expect(new Sealer([SECRET]).open(stored, accessTokenContext(mock.appId))).to.equal(mock.currentAccessToken());
 
     // A second wave uses the same token: still one call.
     const again = await Promise.all(users.flatMap((user) => [C, D].map((instance) => call(instance, 'GET', '/me', { token: user.token }))));

@@ -208,7 +208,8 @@ describe('operators see failures', () => {
     it('a failing WeChat call is traced on the error channel', async () => {
       const errors: WeChatCallContext[] = [];
       const wechat = diagnostics.tracingChannel<unknown, WeChatCallContext>(CHANNELS.wechat);
-      const handlers = { error: (context: WeChatCallContext) => errors.push({ ...context }) };
+      const none = () => {};
+      const handlers = { start: none, end: none, asyncStart: none, asyncEnd: none, error: (context: WeChatCallContext) => errors.push({ ...context }) };
       wechat.subscribe(handlers);
       try {
         mock.fault(CODE2SESSION, { status: 500 }, { times: 1 });

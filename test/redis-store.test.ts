@@ -10,17 +10,46 @@
 //     renewed once for both;
 //   - the key prefix, and the user's client is never closed;
 //   - through every adapter: a paused or killed Redis answers 503 WX_STORE_UNAVAILABLE.
+import { spawn } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createWxSession, type WxSession, type WxSessionCore } from '../src/index.js';
 import { RedisStore, type RedisStoreOptions } from '../src/redis.js';
 import { sampleId, sampleRecord, startMockWeChat, type MockWeChat } from '../src/testing/index.js';
-import { adapters, coreOptions, startApp, type TestApp } from './helpers.js';
+import { accessTokenContext, Sealer } from '../src/seal.js';
+import { adapters, coreOptions, SECRET, startApp, type TestApp } from './helpers.js';
 import { commandCalls, requireRedis, startControlledRedis, startHoldingProxy, waitFor, waitForSubscribers, type ControlledRedis } from './support-redis-extra.js';
 
 const STABLE = '/cgi-bin/stable_token';
 const CHECK = '/wxa/checksession';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Another instance, as a child process: connects to PORT (this test's "HTTP" socket) and waits;
+ * on "go" it sends the first bytes of a request, logs KEY out in Redis and announces it on
+ * CHANNEL as a RedisStore does, and only then sends the rest of the request.
+ */
+const OTHER_INSTANCE = `
+const net = require('node:net');
+const resp = (...args) => '*' + args.length + '\\r\\n' + args.map((a) => '$' + Buffer.byteLength(a) + '\\r\\n' + a + '\\r\\n').join('');
+const request = net.connect(Number(process.env.PORT), '127.0.0.1', () => {
+  const redis = net.connect(Number(process.env.REDIS_PORT), '127.0.0.1', () => {
+    process.stdout.write('ready\\n');
+    process.stdin.once('data', () => {
+      request.write('x');
+      redis.write(resp('DEL', process.env.KEY));
+      redis.once('data', () => {
+        redis.write(resp('PUBLISH', process.env.CHANNEL, process.env.MESSAGE));
+        redis.once('data', () => {
+          request.write('y');
+          process.stdout.write('done\\n');
+        });
+      });
+    });
+  });
+});
+`;
 
 interface Settled {
   ok: boolean;
@@ -371,6 +400,136 @@ describe('RedisStore on a real Redis', function () {
     });
   });
 
+  describe('a logout is final, and one account cannot crowd out the others (issue #10 parts 1 and 4)', () => {
+    it("a save whose answer arrives after another instance's logout of that session does not put the session back into the cache", async () => {
+      // B's update ran in Redis just before A's logout; B hears its answer only after it heard A's
+      // announcement. B must not cache what it wrote: the session is gone.
+      const proxy = await startHoldingProxy(redis.port);
+      try {
+        const viaProxy = new Redis({ host: '127.0.0.1', port: proxy.port, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+        viaProxy.on('error', () => {});
+        clients.push(viaProxy);
+        const a = store({ prefix: 'recache:' });
+        const b = store({ client: viaProxy, prefix: 'recache:' });
+        await waitForSubscribers(admin, 'recache:changed', 2);
+        const id = sampleId();
+        const record = sampleRecord();
+        await a.set(id, record, 60_000);
+        proxy.holdWhenSent('set'); // B's command connection: Redis runs its SET ... XX, B hears nothing yet
+        const saving = b.update(id, { ...record, data: { saved: true } }, 60_000);
+        saving.catch(() => {}); // awaited below
+        await waitFor(() => proxy.holding('set') === 1, "B's save sent");
+        await waitFor(async () => (await admin.exists(`recache:${id}`)) === 1 && JSON.parse((await admin.get(`recache:${id}`))!).data.saved === true, "B's save ran");
+        await a.destroy(id); // announced: B's subscription (not held) hears it
+        await sleep(30);
+        proxy.release('set');
+        expect(await saving, 'the save ran before the logout').to.equal(true);
+        expect(await admin.exists(`recache:${id}`)).to.equal(0);
+        expect(await b.get(id), 'B serves the logged-out session from its cache').to.equal(undefined);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('a request read in the same event-loop turn as the announcement of a logout does not get the cached copy', async () => {
+      // Another instance logs the session out and then a request for it reaches this process on a
+      // connection that already had unread bytes (a proxy's keep-alive connection): the request's
+      // socket is read before the subscription's, in one turn of the loop. A cached copy must
+      // only be answered once the loop has read every socket that was ready.
+      const b = store({ prefix: 'turn:' });
+      await waitForSubscribers(admin, 'turn:changed', 1);
+      const id = sampleId();
+      await b.set(id, sampleRecord(), 60_000);
+      await sleep(30);
+      await b.get(id);
+      const before = await commandCalls(admin, 'get');
+      await b.get(id);
+      expect((await commandCalls(admin, 'get')) - before, 'B has the session cached').to.equal(0);
+
+      const answers: unknown[] = [];
+      let accepted = false;
+      const server = createNetServer((socket) => {
+        accepted = true;
+        socket.on('data', (chunk: Buffer) => {
+          if (chunk.includes('y')) b.get(id).then((record) => answers.push(record ?? 'none'), (error: unknown) => answers.push(error));
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const child = spawn(process.execPath, ['-e', OTHER_INSTANCE], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env: { ...process.env, PORT: String((server.address() as { port: number }).port), REDIS_PORT: String(redis.port), KEY: `turn:${id}`, CHANNEL: 'turn:changed', MESSAGE: `another-instance ${id}` },
+      });
+      try {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        await waitFor(() => out.includes('ready') && accepted, 'the other instance connected');
+        child.stdin!.write('go\n');
+        const until = Date.now() + 400; // busy: the bytes, the logout and the request all arrive meanwhile
+        while (Date.now() < until) {
+          // spin
+        }
+        await waitFor(() => answers.length === 1, 'the answer to the request');
+        expect(out).to.include('done');
+        expect(await admin.exists(`turn:${id}`)).to.equal(0);
+        expect(answers[0], 'the request after the logout got the cached session').to.equal('none');
+      } finally {
+        child.kill();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+    it("the user's list lives at least as long as the user's longest session (set, update, touch)", async () => {
+      const s = store({ prefix: 'ulist:' });
+      const openid = 'oListed';
+      const id = sampleId();
+      const record = sampleRecord(60_000, { openid });
+      await s.set(id, record, 60_000);
+      expect(await admin.zrange(`ulist:user:${openid}`, '0', '-1')).to.deep.equal([id]);
+      expect(await admin.pttl(`ulist:user:${openid}`)).to.be.within(59_000, 60_000);
+      expect(await s.update(id, { ...record, expiresAt: Date.now() + 120_000 }, 120_000)).to.equal(true);
+      expect(await admin.pttl(`ulist:user:${openid}`)).to.be.within(119_000, 120_000);
+      await s.touch(id, 300_000);
+      expect(await admin.pttl(`ulist:user:${openid}`)).to.be.within(299_000, 300_000);
+      // A shorter session does not shorten it.
+      await s.set(sampleId(), sampleRecord(10_000, { openid }), 10_000);
+      expect(await admin.pttl(`ulist:user:${openid}`)).to.be.above(290_000);
+      await s.destroy(id);
+      expect(await admin.zrange(`ulist:user:${openid}`, '0', '-1'), 'destroy takes the id off the list').to.have.length(1);
+    });
+
+    it("with noeviction and little memory, a flood of one openid's logins (capped) never makes another user's login fail", async () => {
+      // Issue #10 part 4: 6,230 sessions of one openid filled Redis; every other login answered 503.
+      const s = store({ prefix: 'oom:' });
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', String(used + 1_000_000));
+      try {
+        const openid = 'oFlooding';
+        const pad = 'x'.repeat(4000);
+        const failures: string[] = [];
+        for (let batch = 0; batch < 20; batch++) {
+          await Promise.all(
+            Array.from({ length: 25 }, async (_, i) => {
+              try {
+                await s.set(sampleId(), sampleRecord(60_000, { openid, data: { pad }, createdAt: Date.now() + batch * 25 + i }), 60_000);
+                await s.limitSessions(openid, 10);
+              } catch (error) {
+                failures.push(String((error as Error).message));
+              }
+            }),
+          );
+        }
+        expect(failures.slice(0, 3), `${failures.length} of 500 logins of the flooding account failed`).to.deep.equal([]);
+        const bystander = sampleId();
+        await s.set(bystander, sampleRecord(), 60_000);
+        expect(await s.get(bystander)).to.have.property('openid');
+        expect(await admin.zcard(`oom:user:${openid}`)).to.be.at.most(10);
+      } finally {
+        await admin.config('SET', 'maxmemory', '0');
+      }
+    });
+  });
+
   describe('the shared access token', () => {
     const PREFIX = 'tok:';
     let one: WxSessionCore;
@@ -378,6 +537,9 @@ describe('RedisStore on a real Redis', function () {
     let sessionsOne: WxSession[];
     let sessionsTwo: WxSession[];
     let persistent: RedisStore[] = [];
+    /** The access token a core stored (sealed under the test secret), opened. */
+    const opened = (sealed: string | null) => (sealed === null ? null : new Sealer([SECRET]).open(sealed, accessTokenContext(mock.appId)));
+    const storedToken = async (key: string) => opened(await admin.get(key));
 
     before(async () => {
       // Two cores, as two instances would be: each its own client and store, one Redis.
@@ -400,7 +562,7 @@ describe('RedisStore on a real Redis', function () {
       expect(results.every((ok) => ok === true), JSON.stringify(results)).to.equal(true);
       expect(mock.callsTo(CHECK).length).to.equal(50);
       expect(mock.callsTo(STABLE).length).to.equal(1);
-      expect(await admin.get(`${PREFIX}token:${mock.appId}`)).to.equal(mock.currentAccessToken());
+      expect(await storedToken(`${PREFIX}token:${mock.appId}`)).to.equal(mock.currentAccessToken());
       expect(await admin.pttl(`${PREFIX}token:${mock.appId}`)).to.be.above(60_000);
       expect(await admin.exists(`${PREFIX}lock-fetch:${mock.appId}`), 'the lock was released').to.equal(0);
     });
@@ -419,7 +581,7 @@ describe('RedisStore on a real Redis', function () {
       expect(JSON.parse(stable[0]!.body ?? '{}').force_refresh).to.equal(false);
       const renewed = await admin.get(`${PREFIX}token:${mock.appId}`);
       expect(renewed).to.not.equal(old);
-      expect(renewed).to.equal(mock.currentAccessToken());
+      expect(opened(renewed)).to.equal(mock.currentAccessToken());
       expect(mock.callsTo(CHECK).filter((c) => c.errcode === 0).length, 'every check succeeded on its retry').to.equal(20);
 
       // Afterwards both cores use the new token without asking again.
@@ -458,7 +620,7 @@ describe('RedisStore on a real Redis', function () {
       expect(elapsed, 'waited for the dead lock to expire').to.be.at.least(250);
       expect(elapsed, 'but not much longer').to.be.below(300 + 1000);
       expect(mock.callsTo(STABLE).length).to.equal(1);
-      expect(await admin.get(`${prefix}token:${mock.appId}`)).to.equal(mock.currentAccessToken());
+      expect(await storedToken(`${prefix}token:${mock.appId}`)).to.equal(mock.currentAccessToken());
     });
 
     it('a core that loses the lock waits for the winner\'s token instead of fetching its own', async () => {
@@ -477,7 +639,8 @@ describe('RedisStore on a real Redis', function () {
       const checking = s.checkKey();
       checking.catch(() => {}); // awaited below
       await sleep(200);
-      await admin.set(`${prefix}token:${mock.appId}`, winners.access_token, 'PX', 60_000);
+      // Stored as a core stores it: sealed (DESIGN.md §8, nothing usable at rest).
+      await admin.set(`${prefix}token:${mock.appId}`, new Sealer([SECRET]).seal(winners.access_token, accessTokenContext(mock.appId)), 'PX', 60_000);
       expect(await checking).to.equal(true);
       expect(Date.now() - started).to.be.below(200 + 500);
       expect(mock.callsTo(STABLE).length, 'the waiting core fetched on its own').to.equal(0);

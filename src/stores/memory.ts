@@ -1,11 +1,17 @@
 // The default store: an in-process LRU with per-entry TTL. Bounded, so a flood of logins
-// evicts the least recently used sessions instead of exhausting memory.
+// evicts the least recently used sessions instead of exhausting memory; and an account that
+// already holds sessions recycles its own oldest one when the store is full, so one account's
+// flood never pushes out another user's session.
+//
+// An index openid -> ids (kept by the LRU's dispose hook, so it follows every delete, eviction
+// and expiry) gives the per-user cap (`limitSessions`).
 import { LRUCache } from 'lru-cache';
 import type { SessionRecord, SessionStore } from '../store.js';
 
 export interface MemoryStoreOptions {
   /**
-   * Most sessions kept; past this the least recently used is dropped.
+   * Most sessions kept; past this the least recently used is dropped (or, for an account that
+   * already holds sessions, that account's oldest).
    * @default 100000
    */
   max?: number;
@@ -13,11 +19,20 @@ export interface MemoryStoreOptions {
 
 export class MemoryStore implements SessionStore {
   readonly #cache: LRUCache<string, SessionRecord>;
+  readonly #max: number;
+  /** openid -> (id -> createdAt) of the records the cache holds (expired ones until purged). */
+  readonly #byUser = new Map<string, Map<string, number>>();
+  #purgedAt = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     const max = options.max ?? 100_000;
     if (!Number.isInteger(max) || max < 1) throw new TypeError('wx-session: MemoryStore max must be a positive integer');
-    this.#cache = new LRUCache<string, SessionRecord>({ max });
+    this.#max = max;
+    this.#cache = new LRUCache<string, SessionRecord>({
+      max,
+      // Runs synchronously on delete, eviction, expiry and replacement.
+      dispose: (record, id) => this.#unindex(id, record),
+    });
   }
 
   /** Sessions currently held (expired ones may count until touched). */
@@ -25,17 +40,79 @@ export class MemoryStore implements SessionStore {
     return this.#cache.size;
   }
 
+  #index(id: string, record: SessionRecord): void {
+    const openid = typeof record.openid === 'string' ? record.openid : undefined;
+    if (openid === undefined) return;
+    let ids = this.#byUser.get(openid);
+    if (!ids) this.#byUser.set(openid, (ids = new Map()));
+    ids.set(id, Number(record.createdAt) || 0);
+  }
+
+  #unindex(id: string, record: SessionRecord): void {
+    const ids = typeof record.openid === 'string' ? this.#byUser.get(record.openid) : undefined;
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) this.#byUser.delete(record.openid);
+  }
+
+  /** Live ids of `openid`, oldest first (by createdAt, then id); expired ones are dropped. */
+  #live(openid: string): string[] {
+    const ids = this.#byUser.get(openid);
+    if (!ids) return [];
+    const now = Date.now();
+    const live: Array<[string, number]> = [];
+    for (const [id, createdAt] of [...ids]) {
+      const record = this.#cache.peek(id); // no recency change; undefined once expired
+      if (record && !(record.expiresAt <= now)) live.push([id, createdAt]);
+      else this.#cache.delete(id); // expired: dispose unindexes it
+    }
+    live.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return live.map(([id]) => id);
+  }
+
   async get(id: string): Promise<SessionRecord | undefined> {
     return this.#cache.get(id);
   }
 
-  peek(id: string): SessionRecord | null {
+  peek(id: string): SessionRecord | null | undefined {
     return this.#cache.get(id) ?? null;
   }
 
+  #write(id: string, record: SessionRecord, ttlMs: number): void {
+    if (!(ttlMs > 0)) {
+      this.#cache.delete(id);
+      return;
+    }
+    if (!this.#cache.has(id) && this.#cache.size >= this.#max) this.#makeRoom(record);
+    this.#cache.set(id, record, { ttl: Math.ceil(ttlMs) });
+    this.#index(id, record);
+  }
+
+  /**
+   * The store is full and a new record comes: drop expired records (at most once a second), and
+   * if still full and the record's account already holds sessions, drop that account's oldest
+   * rather than letting the LRU push out someone else's.
+   */
+  #makeRoom(record: SessionRecord): void {
+    const now = Date.now();
+    if (now - this.#purgedAt >= 1000) {
+      this.#purgedAt = now;
+      this.#cache.purgeStale();
+      if (this.#cache.size < this.#max) return;
+    }
+    if (typeof record.openid !== 'string') return;
+    const own = this.#live(record.openid);
+    if (own.length > 0 && this.#cache.size >= this.#max) this.#cache.delete(own[0]!);
+  }
+
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    if (ttlMs > 0) this.#cache.set(id, record, { ttl: Math.ceil(ttlMs) });
-    else this.#cache.delete(id);
+    this.#write(id, record, ttlMs);
+  }
+
+  async update(id: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    if (this.#cache.peek(id) === undefined) return false;
+    this.#write(id, record, ttlMs);
+    return true;
   }
 
   async destroy(id: string): Promise<void> {
@@ -43,12 +120,21 @@ export class MemoryStore implements SessionStore {
   }
 
   async touch(id: string, ttlMs: number): Promise<void> {
-    const record = this.#cache.get(id);
-    if (record) await this.set(id, { ...record, expiresAt: Date.now() + ttlMs }, ttlMs);
+    const record = this.#cache.peek(id);
+    if (record) this.#write(id, { ...record, expiresAt: Date.now() + ttlMs }, ttlMs);
+  }
+
+  async limitSessions(openid: string, max: number): Promise<number> {
+    if (!Number.isInteger(max) || max < 0) throw new TypeError('wx-session: limitSessions max must be a whole number >= 0');
+    const live = this.#live(openid);
+    const excess = live.slice(0, Math.max(0, live.length - max));
+    for (const id of excess) this.#cache.delete(id);
+    return excess.length;
   }
 
   /** Drops every session. */
   clear(): void {
     this.#cache.clear();
+    this.#byUser.clear();
   }
 }

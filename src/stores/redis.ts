@@ -1,12 +1,23 @@
-// RedisStore: sessions as JSON under `prefix + id` with a PX TTL, on the user's ioredis client.
-// Reads are served from a short in-process cache; every write and destroy is announced on a
-// pub/sub channel so other instances drop their copy at once (a logged-out token is refused
-// everywhere within milliseconds, not at the cache's TTL). Every operation is bounded in time.
+// RedisStore: sessions as JSON under `prefix + id` with a PX TTL, on the user's ioredis client
+// (a single Redis or a Redis Cluster). Reads are served from a short in-process cache; every
+// write and destroy is announced (in the same round trip as the write) so other instances drop
+// their copy before the write is acknowledged; see redis-watch.ts for how, on a single Redis and
+// on a Cluster. Every operation is bounded in time.
+//
+// Promises (DESIGN.md §8):
+//   - a logout is final: `update` and `touch` write only while the session exists (SET XX, one
+//     Lua step), and nothing is put into the cache when a change of that id, or a loss of the
+//     subscription, may have come between the read or write and its answer;
+//   - the per-user cap: a sorted set per openid (`prefix + 'user:' + openid`, score createdAt)
+//     lists the user's sessions; `limitSessions` destroys the oldest live ones beyond the cap,
+//     as `destroy` does. The user key and the session keys may sit in different cluster slots,
+//     so nothing here is a cross-slot script.
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { SessionRecord, SessionStore } from '../store.js';
 import type { TokenCache } from '../wechat/access-token.js';
+import { ShardWatch, SingleWatch, message, type Watch, type WatchHost } from './redis-watch.js';
 
 export interface RedisStoreOptions {
   /** Your ioredis client (a Redis or a Cluster). The store never closes it. */
@@ -18,9 +29,20 @@ export interface RedisStoreOptions {
   /**
    * In-process cache of records read or written here, or false for none. Entries are dropped
    * when another instance announces a change, and the cache is bypassed while the
-   * subscription is down. @default { max: 10000, ttl: 10000 }
+   * subscription is down. On a Cluster, `lease` (ms) is how long an answered heartbeat of a
+   * master's subscription vouches for the entries of its slots; it is kept under half the
+   * cluster's node timeout when the nodes tell it (CONFIG GET). @default { max: 10000, ttl: 10000, lease: 1000 }
    */
-  cache?: { max?: number; ttl?: number } | false;
+  cache?: { max?: number; ttl?: number; lease?: number } | false;
+  /**
+   * After each write, wait (same round trip: WAIT) until this many replicas have it, for at most
+   * `timeout` ms; a write no replica confirmed in time fails (WX_STORE_UNAVAILABLE), though it may
+   * have been applied, so that an acknowledged write (a logout above all) survives the failover
+   * of its master. Only for masters the client's slot map lists with replicas: a replica that
+   * failed for good drops out of the map, and with it the wait. On a single Redis, set it only
+   * when the server has replicas. @default on a Cluster { replicas: 1, timeout: min(500, timeout / 2) }; off on a single Redis
+   */
+  wait?: { replicas?: number; timeout?: number } | false;
 }
 
 class StoreTimeoutError extends Error {
@@ -30,13 +52,34 @@ class StoreTimeoutError extends Error {
   }
 }
 
-// Moves `expiresAt` (always the first field, see encode) and the key's TTL in one step.
+class ReplicaWaitError extends Error {
+  constructor(replicas: number, ms: number, detail: string) {
+    super(`the write was not confirmed by ${replicas} replica(s) within ${ms} ms (${detail})`);
+    this.name = 'ReplicaWaitError';
+  }
+}
+
+// Moves `expiresAt` (always the first field, see encode) and the key's TTL in one step; answers
+// the new record, 0 when there is none, -1 when it was not written by encode().
 const TOUCH = `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local n, c = string.gsub(v, '^{"expiresAt":%d+', '{"expiresAt":' .. ARGV[2], 1)
 if c == 0 then return -1 end
 redis.call('SET', KEYS[1], n, 'PX', ARGV[1])
+return n`;
+
+// Deletes the record, answering what it held (GETDEL, also on Redis < 6.2).
+const TAKE = `
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v`;
+
+// Lists a session under its user, and keeps the user's key at least as long as the session.
+const INDEX = `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local t = redis.call('PTTL', KEYS[1])
+if t < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1`;
 
 // Deletes a key only while it still holds the given value (token renewal, lock release).
@@ -56,18 +99,55 @@ function encode(record: SessionRecord): string {
   return JSON.stringify({ expiresAt, ...rest });
 }
 
+function decode(json: unknown): SessionRecord | undefined {
+  if (typeof json !== 'string') return undefined;
+  try {
+    const record = JSON.parse(json) as SessionRecord;
+    return record && typeof record === 'object' ? record : undefined;
+  } catch {
+    return undefined; // not ours, or damaged: as good as absent
+  }
+}
+
+interface Entry {
+  record: SessionRecord;
+  slot: number;
+}
+
+/** Operations in flight on one id, and how many changes of it were seen meanwhile. */
+interface Pending {
+  ops: number;
+  gen: number;
+}
+
+interface Ticket {
+  pending: Pending;
+  gen: number;
+  epoch: number;
+  slot: number;
+}
+
+/** Set by #bounded once the caller was answered with a timeout: a late write must invalidate. */
+interface Deadline {
+  passed: boolean;
+}
+
+type Pipeline = ReturnType<Redis['pipeline']>;
+
 export class RedisStore implements SessionStore {
-  readonly #client: Redis | Cluster;
+  /** The user's client; a Cluster has the same commands (typed as Redis for brevity). */
+  readonly #client: Redis;
+  readonly #cluster: Cluster | undefined;
   readonly #prefix: string;
   readonly #timeout: number;
-  readonly #channel: string;
   readonly #instance = randomBytes(8).toString('hex');
-  readonly #cache: LRUCache<string, SessionRecord> | undefined;
+  readonly #cache: LRUCache<string, Entry> | undefined;
   readonly #cacheTtl: number;
-  #subscriber: Redis | Cluster | undefined;
-  #subscribed = false;
-  /** Bumped by every announced change: a read that straddles one is not cached. */
-  #epoch = 0;
+  readonly #watch: Watch;
+  readonly #wait: { replicas: number; timeout: number } | undefined;
+  /** Masters (host:port) found to have no replica to wait for, until when (epoch ms). */
+  readonly #replicaless = new Map<string, number>();
+  readonly #pending = new Map<string, Pending>();
   #closed = false;
   /** Shared access token for every instance using this Redis (see createWxSession). */
   readonly accessTokens: TokenCache;
@@ -78,14 +158,33 @@ export class RedisStore implements SessionStore {
     }
     const timeout = options.timeout ?? 1000;
     if (typeof timeout !== 'number' || !(timeout > 0)) throw new TypeError('wx-session: RedisStore timeout must be a positive number');
-    this.#client = options.client;
+    const isCluster = (options.client as Cluster).isCluster === true;
+    if (isCluster) {
+      const scaleReads = (options.client as Cluster).options?.scaleReads;
+      if (scaleReads !== undefined && scaleReads !== 'master') {
+        // A replica answers before it has the latest write: a logged-out session would be read back.
+        throw new TypeError("wx-session: RedisStore needs a Cluster that reads from masters (scaleReads: 'master')");
+      }
+    }
+    this.#client = options.client as Redis;
+    this.#cluster = isCluster ? (options.client as Cluster) : undefined;
     this.#prefix = options.prefix ?? 'wxs:';
     this.#timeout = timeout;
-    this.#channel = `${this.#prefix}changed`;
     const cache = options.cache ?? {};
     this.#cacheTtl = cache === false ? 0 : (cache.ttl ?? 10_000);
-    this.#cache = cache === false ? undefined : new LRUCache<string, SessionRecord>({ max: cache.max ?? 10_000 });
-    if (this.#cache) this.#subscribe();
+    this.#cache = cache === false ? undefined : new LRUCache<string, Entry>({ max: cache.max ?? 10_000 });
+    const lease = cache === false ? 1000 : (cache.lease ?? 1000);
+    if (typeof lease !== 'number' || !(lease > 0)) throw new TypeError('wx-session: RedisStore cache.lease must be a positive number');
+    const wait = options.wait ?? (isCluster ? {} : false);
+    this.#wait = wait === false ? undefined : { replicas: wait.replicas ?? 1, timeout: wait.timeout ?? Math.min(500, Math.max(1, Math.floor(timeout / 2))) };
+    const host: WatchHost = {
+      instance: this.#instance,
+      changed: (id) => this.#invalidate(id),
+      lost: (slots) => this.#drop(slots),
+    };
+    this.#watch = isCluster
+      ? new ShardWatch(options.client as Cluster, this.#prefix, host, { lease, timeout, listen: !!this.#cache })
+      : new SingleWatch(options.client as Redis, this.#prefix, host, !!this.#cache);
     this.accessTokens = this.#tokenCache();
   }
 
@@ -93,10 +192,17 @@ export class RedisStore implements SessionStore {
     return `${this.#prefix}${id}`;
   }
 
+  #userKey(openid: string): string {
+    return `${this.#prefix}user:${openid}`;
+  }
+
   /** The client's promise, failing after `timeout` ms; the late answer is absorbed, never unhandled. */
-  #bounded<T>(operation: Promise<T>): Promise<T> {
+  #bounded<T>(operation: Promise<T>, deadline?: Deadline): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StoreTimeoutError(this.#timeout)), this.#timeout);
+      const timer = setTimeout(() => {
+        if (deadline) deadline.passed = true;
+        reject(new StoreTimeoutError(this.#timeout));
+      }, this.#timeout);
       operation.then(
         (value) => {
           clearTimeout(timer);
@@ -110,123 +216,361 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  #subscribe(): void {
-    // Redis and Cluster both have duplicate(); their signatures differ only in optional arguments.
-    // A single Redis: no autoResubscribe, since every 'ready' subscribes below and ioredis' own
-    // re-subscription would leave a rejected promise behind if close() came in the middle of it.
-    // A Cluster's duplicate() takes startup nodes first; its own resubscription stays on, and
-    // subscribing again on 'ready' is harmless.
-    const subscriber: Redis | Cluster = this.#client.isCluster
-      ? (this.#client as Cluster).duplicate()
-      : (this.#client as Redis).duplicate({ autoResubscribe: false });
-    this.#subscriber = subscriber;
-    // Until subscribed (and after any disconnect) the cache is bypassed and emptied: changes
-    // announced meanwhile would have been missed.
-    const down = () => {
-      this.#epoch++;
-      this.#subscribed = false;
-      this.#cache?.clear();
+  // --- the local cache and its coherence -------------------------------------------------
+
+  /** Another instance (or a late write of ours) changed `id`: forget it, and spoil reads in flight. */
+  #invalidate(id: string): void {
+    this.#cache?.delete(id);
+    const pending = this.#pending.get(id);
+    if (pending) pending.gen++;
+  }
+
+  /** The subscription of these slots went down or came back: what was cached there may be stale. */
+  #drop(slots: ReadonlySet<number> | 'all'): void {
+    const cache = this.#cache;
+    if (!cache || cache.size === 0) return;
+    if (slots === 'all') {
+      cache.clear();
+      return;
+    }
+    const stale: string[] = [];
+    for (const [id, entry] of cache.entries()) if (slots.has(entry.slot)) stale.push(id);
+    for (const id of stale) cache.delete(id);
+  }
+
+  #begin(id: string): Ticket {
+    let pending = this.#pending.get(id);
+    if (!pending) this.#pending.set(id, (pending = { ops: 0, gen: 0 }));
+    pending.ops++;
+    const slot = this.#watch.slotOf(this.#key(id));
+    return { pending, gen: pending.gen, epoch: this.#watch.epoch(slot), slot };
+  }
+
+  #finish(id: string, ticket: Ticket): void {
+    if (--ticket.pending.ops === 0 && this.#pending.get(id) === ticket.pending) this.#pending.delete(id);
+  }
+
+  /**
+   * Caches `record` only when nothing may have changed `id` since the ticket was taken: no
+   * announcement of it, no loss or return of its slot's subscription, and that subscription is
+   * alive now.
+   */
+  #remember(id: string, record: SessionRecord, ticket: Ticket): void {
+    if (!this.#cache || this.#closed) return;
+    if (ticket.pending.gen !== ticket.gen || this.#watch.epoch(ticket.slot) !== ticket.epoch || !this.#watch.covered(ticket.slot)) return;
+    const ttl = Math.min(this.#cacheTtl, Number(record.expiresAt) - Date.now());
+    if (ttl > 0) this.#cache.set(id, { record, slot: ticket.slot }, { ttl });
+  }
+
+  #cached(id: string): SessionRecord | undefined {
+    const entry = this.#cache?.get(id);
+    if (!entry) return undefined;
+    return this.#watch.covered(entry.slot) ? entry.record : undefined;
+  }
+
+  /**
+   * Runs one write on `id`'s key and, in the same round trip, announces it and (on a Cluster)
+   * waits for a replica. Answers the write's own reply. A write that lands after the caller was
+   * answered with a timeout still invalidates here (the others hear the announcement).
+   */
+  async #mutate(id: string, ticket: Ticket, deadline: Deadline, command: string, args: Array<string | number>): Promise<unknown> {
+    const announcement = this.#watch.announcement(ticket.slot);
+    const text = message(this.#instance, id);
+    const announce = async () => {
+      if (announcement) await this.#client[announcement.command](announcement.channel, text);
     };
-    subscriber.on('error', () => {}); // the state events below say what matters
-    subscriber.on('close', down);
-    subscriber.on('end', down);
-    subscriber.on('ready', () => {
-      subscriber.subscribe(this.#channel).then(
-        () => {
-          this.#epoch++;
-          this.#cache?.clear();
-          this.#subscribed = !this.#closed;
-        },
-        down,
-      );
+    // The caller was answered already (timeout): the others hear the announcement, and so must we.
+    const landed = () => {
+      if (deadline.passed) this.#invalidate(id);
+    };
+    const pipeline = this.#client.pipeline();
+    pipeline.call(command, ...args);
+    if (announcement) pipeline[announcement.command](announcement.channel, text);
+    const master = this.#cluster?.slots[ticket.slot]?.[0];
+    const wait = this.#wait && !this.#alone(master) ? this.#wait : undefined;
+    if (wait) pipeline.wait(wait.replicas, wait.timeout);
+    let results: Awaited<ReturnType<Pipeline['exec']>>;
+    try {
+      results = await pipeline.exec();
+    } finally {
+      landed();
+    }
+    if (!results || results.length === 0) throw new Error('Redis discarded the pipeline');
+    const [error, reply] = results[0]!;
+    if (error && this.#cluster && /^(ASK|MOVED) /.test(error.message)) {
+      // The slot is being migrated and the key has moved already: the client follows the
+      // redirection for a lone command. The announcement is published again after it, on the
+      // slot's owner (whose subscribers are the ones listening), before the caller is answered.
+      let moved: unknown;
+      try {
+        moved = await this.#client.call(command, ...args);
+      } finally {
+        landed();
+      }
+      await announce();
+      return moved;
+    }
+    if (error) throw error;
+    // The write landed but the others were not told: tell them again, or fail so the caller
+    // (and its client, which retries) does not take the change as done everywhere.
+    if (announcement && results[1]?.[0]) await announce();
+    if (wait) {
+      const [waitError, replicas] = results[results.length - 1]!;
+      if (waitError || !(Number(replicas) >= wait.replicas)) {
+        // Not on a replica yet: were a replica promoted now, it would not have it. Unless the
+        // master has no replica that could be (none, or only failed ones), the write is not
+        // acknowledged (the caller answers 503; the client retries).
+        // (Asked of the slot's master as the client knows it now: the pipeline may have followed a MOVED.)
+        if (!(await this.#hasNoReplica(this.#cluster?.slots[ticket.slot]?.[0] ?? master))) {
+          throw new ReplicaWaitError(wait.replicas, wait.timeout, waitError ? `WAIT failed: ${(waitError as Error).message}` : `${Number(replicas)} confirmed`);
+        }
+      }
+    }
+    return reply;
+  }
+
+  /** True while `master` is known to have no replica that a failover could promote. */
+  #alone(master: string | undefined): boolean {
+    if (master === undefined) return false;
+    const until = this.#replicaless.get(master);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#replicaless.delete(master);
+    return false;
+  }
+
+  /**
+   * Asks `master` (Cluster only) whether it has a replica a failover could promote with the data
+   * it holds: one that CLUSTER NODES lists as its replica and not failed, and that is not busy
+   * with a full resynchronisation (INFO replication). With none, writes there are not waited
+   * for, for five seconds (then it is asked again).
+   */
+  async #hasNoReplica(master: string | undefined): Promise<boolean> {
+    if (!this.#cluster || master === undefined) return false;
+    const node = this.#cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === master);
+    if (!node) return false;
+    let nodes: string;
+    let replication: string;
+    try {
+      [nodes, replication] = (await Promise.all([node.call('CLUSTER', 'NODES'), node.call('INFO', 'replication')])) as [string, string];
+    } catch {
+      return false;
+    }
+    const lines = String(nodes)
+      .split('\n')
+      .map((line) => line.trim().split(' '))
+      .filter((fields) => fields.length >= 8);
+    const me = lines.find((fields) => fields[2]!.split(',').includes('myself'));
+    if (!me) return false;
+    const syncing = new Set<string>();
+    for (const match of String(replication).matchAll(/^slave\d+:ip=([^,]+),port=(\d+),state=([a-z_]+)/gm)) {
+      if (match[3] !== 'online') syncing.add(`${match[1]}:${match[2]}`);
+    }
+    const promotable = lines.filter((fields) => {
+      if (fields[3] !== me[0]) return false;
+      const flags = fields[2]!.split(',');
+      if (flags.includes('fail') || flags.includes('handshake') || flags.includes('noaddr')) return false;
+      return !syncing.has(fields[1]!.split('@')[0]!);
     });
-    subscriber.on('message', (_channel: string, message: string) => {
-      const space = message.indexOf(' ');
-      if (message.slice(0, space) === this.#instance) return;
-      this.#epoch++;
-      this.#cache?.delete(message.slice(space + 1));
-    });
+    if (promotable.length > 0) return false;
+    this.#replicaless.set(master, Date.now() + 5000);
+    return true;
   }
 
-  /** Tells the other instances to drop `id`; resolves once Redis has taken the message. */
-  #announce(id: string): Promise<unknown> {
-    this.#epoch++;
-    if (!this.#cache) return Promise.resolve();
-    return this.#client.publish(this.#channel, `${this.#instance} ${id}`).catch(() => {});
-  }
+  // --- the store ----------------------------------------------------------------------------
 
-  #remember(id: string, record: SessionRecord): void {
-    if (!this.#cache || !this.#subscribed) return;
-    const ttl = Math.min(this.#cacheTtl, record.expiresAt - Date.now());
-    if (ttl > 0) this.#cache.set(id, record, { ttl });
-  }
-
-  /** A copy cached here (kept coherent by pub/sub), or undefined: then get() asks Redis. */
-  peek(id: string): SessionRecord | undefined {
-    return this.#subscribed ? this.#cache?.get(id) : undefined;
-  }
+  // No peek(): a cached copy is answered only after the event loop has read every socket that
+  // was ready (see get), which a synchronous look-up cannot do.
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    if (this.#subscribed) {
-      const hit = this.#cache?.get(id);
+    if (this.#cache?.has(id)) {
+      // An announcement may sit unread on the subscription's socket while the request that
+      // follows the write it announces is being handled (same event-loop turn). Let the loop
+      // read what is ready first: the check phase comes after the poll phase.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const hit = this.#cached(id);
       if (hit) return hit;
     }
-    const epoch = this.#epoch;
-    const json = await this.#bounded(this.#client.get(this.#key(id)));
-    if (json === null || json === undefined) return undefined;
-    let record: SessionRecord;
+    const ticket = this.#begin(id);
     try {
-      record = JSON.parse(json) as SessionRecord;
-    } catch {
-      return undefined; // not ours, or damaged: as good as absent
+      const record = decode(await this.#bounded(this.#client.get(this.#key(id))));
+      if (record) this.#remember(id, record, ticket);
+      return record;
+    } finally {
+      this.#finish(id, ticket);
     }
-    if (epoch === this.#epoch) this.#remember(id, record);
-    return record;
   }
 
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const px = Math.ceil(ttlMs);
     if (!(px > 0)) return this.destroy(id);
-    this.#cache?.delete(id);
-    // Announced when Redis did it, even after a timeout, so a late write still reaches the
-    // others; and answered only once announced, so the game's next request, wherever it
-    // lands, does not read a copy cached before this write.
-    await this.#bounded(this.#client.set(this.#key(id), encode(record), 'PX', px).then(() => this.#announce(id)));
-    this.#remember(id, record);
+    const json = encode(record);
+    this.#invalidate(id);
+    const ticket = this.#begin(id);
+    const deadline: Deadline = { passed: false };
+    try {
+      await this.#bounded(
+        (async () => {
+          // The record first, then its place in the user's list: a session listed is one that was
+          // written, so limitSessions may take a listed id it cannot find for a dead one.
+          await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px]);
+          await this.#index(record, id, px);
+        })(),
+        deadline,
+      );
+      this.#remember(id, record, ticket);
+    } finally {
+      this.#finish(id, ticket);
+    }
   }
 
-  async destroy(id: string): Promise<void> {
-    this.#cache?.delete(id);
-    await this.#bounded(this.#client.del(this.#key(id)).then(() => this.#announce(id)));
+  async update(id: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
+    const px = Math.ceil(ttlMs);
+    if (!(px > 0)) {
+      await this.destroy(id);
+      return false;
+    }
+    const json = encode(record);
+    this.#invalidate(id);
+    const ticket = this.#begin(id);
+    const deadline: Deadline = { passed: false };
+    try {
+      const wrote = await this.#bounded(
+        (async () => {
+          const reply = await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px, 'XX']);
+          if (reply !== 'OK') return false;
+          // The session is listed already; this only keeps the list alive as long as it.
+          await this.#bestEffort(this.#index(record, id, px));
+          return true;
+        })(),
+        deadline,
+      );
+      if (wrote) this.#remember(id, record, ticket);
+      return wrote;
+    } finally {
+      this.#finish(id, ticket);
+    }
   }
 
   async touch(id: string, ttlMs: number): Promise<void> {
     const px = Math.ceil(ttlMs);
+    if (!(px > 0)) return;
     const expiresAt = Date.now() + px;
-    this.#cache?.delete(id);
-    const moved = await this.#bounded(
-      this.#client.eval(TOUCH, 1, this.#key(id), px, expiresAt).then(async (result) => {
-        if (result === 1) await this.#announce(id);
-        return result;
-      }),
-    );
+    this.#invalidate(id);
+    const ticket = this.#begin(id);
+    const deadline: Deadline = { passed: false };
+    let moved: unknown;
+    try {
+      moved = await this.#bounded(
+        (async () => {
+          const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TOUCH, 1, this.#key(id), px, expiresAt]);
+          if (typeof reply === 'string') {
+            const record = decode(reply);
+            if (record) await this.#bestEffort(this.#index(record, id, px));
+            return record;
+          }
+          return reply;
+        })(),
+        deadline,
+      );
+      if (moved && typeof moved === 'object') this.#remember(id, moved as SessionRecord, ticket);
+    } finally {
+      this.#finish(id, ticket);
+    }
     if (moved === -1) {
-      // A record not written by encode(): rewrite it whole.
+      // A record not written by encode(): rewrite it whole, still only if it exists.
       const record = await this.get(id);
-      if (record) await this.set(id, { ...record, expiresAt }, px);
+      if (record) await this.update(id, { ...record, expiresAt }, px);
     }
   }
 
-  /** Closes the subscription connection the store opened. Your client stays open. */
+  async destroy(id: string): Promise<void> {
+    await this.#destroy(id);
+  }
+
+  /** Destroys `id`; true when there was a record. */
+  async #destroy(id: string): Promise<boolean> {
+    this.#invalidate(id);
+    const ticket = this.#begin(id);
+    const deadline: Deadline = { passed: false };
+    try {
+      return await this.#bounded(
+        (async () => {
+          const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TAKE, 1, this.#key(id)]);
+          // Reads of this id that overlapped the delete must not cache what they saw.
+          this.#invalidate(id);
+          const record = decode(reply);
+          if (record && typeof record.openid === 'string') {
+            // Best effort (the user's key may sit on another, failing, shard): a dead entry left in
+            // the list is pruned by limitSessions.
+            await this.#bestEffort(this.#client.zrem(this.#userKey(record.openid), id));
+          }
+          return reply !== null && reply !== undefined;
+        })(),
+        deadline,
+      );
+    } finally {
+      this.#finish(id, ticket);
+    }
+  }
+
+  /**
+   * Waits for a step that another step repairs later, at most a moment (its shard may be the one
+   * failing while the session's own is fine); its failure is ignored.
+   */
+  async #bestEffort(step: Promise<unknown>): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      step.catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.min(100, this.#timeout / 4));
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Lists `id` under its user (user keys live in their own slots: a separate step). */
+  async #index(record: SessionRecord, id: string, px: number): Promise<void> {
+    if (typeof record.openid !== 'string') return;
+    await this.#client.eval(INDEX, 1, this.#userKey(record.openid), Number(record.createdAt) || 0, id, px);
+  }
+
+  async limitSessions(openid: string, max: number): Promise<number> {
+    if (!Number.isInteger(max) || max < 0) throw new TypeError('wx-session: limitSessions max must be a whole number >= 0');
+    const userKey = this.#userKey(openid);
+    // Oldest first (by createdAt, then id: every caller agrees on the order).
+    const ids = await this.#bounded(this.#client.zrange(userKey, '0', '-1'));
+    if (ids.length <= max) return 0;
+    const exists = await this.#bounded(Promise.all(ids.map((id) => this.#client.exists(this.#key(id)))));
+    const live = ids.filter((_, i) => exists[i] === 1);
+    const dead = ids.filter((_, i) => exists[i] !== 1);
+    // A listed id whose record is gone stays gone (only set() creates, and it lists after writing).
+    if (dead.length > 0) await this.#bounded(this.#client.zrem(userKey, ...dead));
+    const excess = live.slice(0, Math.max(0, live.length - max));
+    const destroyed = await Promise.all(excess.map((id) => this.#destroy(id)));
+    return destroyed.filter(Boolean).length;
+  }
+
+  /**
+   * Resolves true once the store hears every other instance's changes (its subscriptions are up,
+   * so its cache is in use), or false if that takes longer than `within` ms. Always true without
+   * a cache. For readiness checks and tests; the store works (uncached) before that.
+   */
+  async ready(within = 5000): Promise<boolean> {
+    if (!this.#cache) return true;
+    const deadline = Date.now() + within;
+    while (!this.#watch.whole()) {
+      if (this.#closed || Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  }
+
+  /** Closes the subscription connections the store opened. Your client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#subscribed = false;
     this.#cache?.clear();
-    const subscriber = this.#subscriber;
-    this.#subscriber = undefined;
-    if (subscriber) {
-      await subscriber.quit().catch(() => subscriber.disconnect());
-    }
+    await this.#watch.close();
   }
 
   #tokenCache(): TokenCache {

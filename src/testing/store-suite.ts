@@ -1,7 +1,7 @@
 // A conformance suite for session stores: MemoryStore and RedisStore run it, and so can yours.
 // It registers tests with the `describe`/`it` of your runner (mocha, jest, vitest, node:test)
 // and asserts with node:assert, so it brings no test framework of its own.
-import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
+import { deepStrictEqual, fail, ok, strictEqual } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { SessionRecord, SessionStore } from '../store.js';
 
@@ -21,9 +21,25 @@ export interface TestStoreOptions {
   title?: string;
   /** Hook runner for cleanup; defaults to the global `afterEach`. */
   afterEach?: Hook;
+  /**
+   * True when the stores `makeStore` returns share one backend, as two instances of your app do
+   * (e.g. two RedisStores on one Redis): then the cross-instance checks run too, e.g. a logout on
+   * one is what the other's very next get() sees, even when it had the record cached.
+   */
+  shared?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Fails (with what to do) when the store cannot update only an existing session. */
+function requireUpdate(store: SessionStore): asserts store is SessionStore & { update: NonNullable<SessionStore['update']> } {
+  if (typeof store.update !== 'function') {
+    fail(
+      'this store has no update(id, record, ttlMs): implement it. It must replace the record only while the id still exists, in one step ' +
+        '(Redis SET ... XX, SQL UPDATE ... WHERE id = ?), and resolve whether it wrote; without it a save that races a logout brings the session back.',
+    );
+  }
+}
 
 /** A session id shaped like the core's: 32 random bytes, base64url. */
 export function sampleId(): string {
@@ -34,6 +50,7 @@ export function sampleId(): string {
 export function sampleRecord(ttlMs = 60_000, extra: Partial<SessionRecord> = {}): SessionRecord {
   const now = Date.now();
   return {
+    appId: 'wxTestAppId00000',
     openid: `oTest${randomBytes(9).toString('base64url')}`,
     sessionKey: randomBytes(16).toString('base64'),
     data: {},
@@ -48,9 +65,15 @@ export function sampleRecord(ttlMs = 60_000, extra: Partial<SessionRecord> = {})
  * Registers the SessionStore conformance tests. `makeStore` is called once per test and may
  * return a promise; stores should start empty or use unique ids (the suite uses random ids).
  *
+ * Besides get/set/destroy and TTLs, it holds a store to the promises of DESIGN.md §8: `update`
+ * (required) writes only while the session exists, a logout stays final under concurrent saves and
+ * renewals, `limitSessions` (when offered) keeps the newest `max` live sessions of an openid even
+ * under concurrent logins, and, with `shared: true` (every store made shares one backend), a change
+ * on one instance is what the other's very next read sees, even when it had the record cached.
+ *
  * ```ts
  * import { testStore } from 'wx-session/testing';
- * describe('my store', () => testStore(() => new MyStore(), { cleanup: (s) => (s as MyStore).close() }));
+ * describe('my store', () => testStore(() => new MyStore(db), { shared: true, cleanup: (s) => (s as MyStore).close() }));
  * ```
  */
 export function testStore(makeStore: () => SessionStore | Promise<SessionStore>, options: TestStoreOptions = {}): void {
@@ -175,5 +198,198 @@ export function testStore(makeStore: () => SessionStore | Promise<SessionStore>,
       await s.touch(id, 5_000);
       strictEqual(await s.get(id), undefined);
     });
+
+    it('touch (when implemented) of a destroyed session creates nothing', async () => {
+      const s = await store();
+      if (!s.touch) return;
+      const id = sampleId();
+      await s.set(id, sampleRecord(), 60_000);
+      await s.destroy(id);
+      await s.touch(id, 5_000);
+      strictEqual(await s.get(id), undefined);
+    });
+
+    it('update writes only while the session exists, and resolves whether it wrote', async () => {
+      const s = await store();
+      requireUpdate(s);
+      const id = sampleId();
+      const record = sampleRecord();
+      strictEqual(await s.update(id, record, 60_000), false, 'update of an unknown id resolves false');
+      strictEqual(await s.get(id), undefined, 'update of an unknown id creates nothing');
+      await s.set(id, record, 60_000);
+      const second = { ...record, data: { coins: 2 }, keyStale: true };
+      strictEqual(await s.update(id, second, 60_000), true, 'update of an existing session resolves true');
+      deepStrictEqual(await s.get(id), second);
+      await s.destroy(id);
+      strictEqual(await s.update(id, { ...second, data: { coins: 3 } }, 60_000), false, 'update after destroy resolves false');
+      strictEqual(await s.get(id), undefined, 'update after destroy brings nothing back');
+    });
+
+    it('update honours the TTL it is given', async () => {
+      const s = await store();
+      requireUpdate(s);
+      const id = sampleId();
+      const record = sampleRecord();
+      await s.set(id, record, 60_000);
+      ok(await s.update(id, { ...record, expiresAt: Date.now() + 150 }, 150));
+      ok(await s.get(id), 'present before the TTL');
+      await sleep(400);
+      strictEqual(await s.get(id), undefined);
+    });
+
+    it('a logout is final under concurrent saves and renewals (many rounds)', async () => {
+      // A save or renewal in flight when the logout lands must neither write the session back
+      // nor leave a copy in a cache.
+      const a = await store();
+      const b = options.shared ? await store() : a;
+      requireUpdate(a);
+      requireUpdate(b);
+      const resurrected: number[] = [];
+      for (let round = 0; round < 40; round++) {
+        const id = sampleId();
+        const record = sampleRecord();
+        await a.set(id, record, 60_000);
+        await b.get(id);
+        await b.get(id); // cached now, where the store caches
+        const at = (ms: number, op: () => Promise<unknown>) => sleep(ms).then(op);
+        const jitter = () => (round % 4 === 0 ? 0 : Math.floor(Math.random() * 3));
+        const ops: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 4; i++) {
+          ops.push(at(jitter(), () => b.update!(id, { ...record, data: { round, i } }, 60_000)));
+          if (b.touch) ops.push(at(jitter(), () => b.touch!(id, 60_000)));
+        }
+        ops.splice(round % ops.length, 0, at(jitter(), () => a.destroy(id)));
+        ops.push(at(jitter(), () => b.update!(id, { ...record, data: { late: true } }, 60_000)));
+        await Promise.all(ops);
+        if ((await a.get(id)) !== undefined || (await b.get(id)) !== undefined) resurrected.push(round);
+      }
+      deepStrictEqual(resurrected, [], 'rounds in which the destroyed session was back after every save settled');
+    });
+
+    it('limitSessions (when implemented) keeps the newest max of one openid, destroys the oldest, and resolves how many', async () => {
+      const s = await store();
+      if (!s.limitSessions) return;
+      const openid = `oCap${randomBytes(6).toString('base64url')}`;
+      const now = Date.now();
+      const ids = Array.from({ length: 5 }, sampleId);
+      for (const [i, id] of ids.entries()) await s.set(id, sampleRecord(60_000, { openid, createdAt: now - 5000 + i * 1000 }), 60_000);
+      const other = sampleId();
+      await s.set(other, sampleRecord(60_000, { createdAt: now - 60_000 }), 60_000);
+      strictEqual(await s.limitSessions(openid, 3), 2, 'destroyed the two oldest');
+      const left = await Promise.all(ids.map((id) => s.get(id)));
+      deepStrictEqual(
+        left.map((record) => record !== undefined),
+        [false, false, true, true, true],
+        'the newest three are kept',
+      );
+      ok(await s.get(other), "another user's session is never touched");
+      strictEqual(await s.limitSessions(openid, 3), 0, 'within the cap: nothing to destroy');
+      strictEqual(await s.limitSessions(`oNobody${randomBytes(6).toString('base64url')}`, 3), 0, 'an unknown openid');
+    });
+
+    it('limitSessions (when implemented) counts only live sessions, and sessions changed by update and touch still count', async () => {
+      const s = await store();
+      if (!s.limitSessions) return;
+      const openid = `oLive${randomBytes(6).toString('base64url')}`;
+      const now = Date.now();
+      const [expiring, destroyed, updated, touched, newest] = Array.from({ length: 5 }, sampleId) as [string, string, string, string, string];
+      await s.set(expiring, sampleRecord(150, { openid, createdAt: now - 5000 }), 150);
+      await s.set(destroyed, sampleRecord(60_000, { openid, createdAt: now - 4000 }), 60_000);
+      const updatedRecord = sampleRecord(60_000, { openid, createdAt: now - 3000 });
+      await s.set(updated, updatedRecord, 60_000);
+      await s.set(touched, sampleRecord(60_000, { openid, createdAt: now - 2000 }), 60_000);
+      await s.set(newest, sampleRecord(60_000, { openid, createdAt: now - 1000 }), 60_000);
+      await s.destroy(destroyed);
+      if (s.update) ok(await s.update(updated, { ...updatedRecord, data: { changed: true } }, 60_000));
+      if (s.touch) await s.touch(touched, 60_000);
+      await sleep(400); // `expiring` is gone
+      strictEqual(await s.limitSessions(openid, 3), 0, 'three live sessions: none over the cap');
+      strictEqual(await s.limitSessions(openid, 1), 2, 'the two older live ones go');
+      strictEqual(await s.get(updated), undefined);
+      strictEqual(await s.get(touched), undefined);
+      ok(await s.get(newest), 'the newest stays');
+    });
+
+    it('limitSessions (when implemented): concurrent logins of one openid end with at most max live, the newest kept', async () => {
+      const s = await store();
+      const peer = options.shared ? await store() : s;
+      if (!s.limitSessions || !peer.limitSessions) return;
+      const openid = `oRace${randomBytes(6).toString('base64url')}`;
+      const now = Date.now();
+      const ids = Array.from({ length: 30 }, sampleId);
+      await Promise.all(
+        ids.map(async (id, i) => {
+          const on = i % 2 === 0 ? s : peer;
+          await on.set(id, sampleRecord(60_000, { openid, createdAt: now + i }), 60_000);
+          await on.limitSessions!(openid, 4);
+        }),
+      );
+      const live = (await Promise.all(ids.map((id) => s.get(id)))).map((record) => record !== undefined);
+      ok(live.filter(Boolean).length <= 4, `${live.filter(Boolean).length} live sessions of one openid, cap 4`);
+      ok(live[live.length - 1], 'the newest session is kept');
+    });
+
+    it("limitSessions (when implemented): a flood of one account's logins leaves every other user's session alone", async () => {
+      const s = await store();
+      if (!s.limitSessions) return;
+      const others = Array.from({ length: 5 }, sampleId);
+      const otherRecords = others.map(() => sampleRecord());
+      for (const [i, id] of others.entries()) await s.set(id, otherRecords[i]!, 60_000);
+      const openid = `oFlood${randomBytes(6).toString('base64url')}`;
+      const flood = Array.from({ length: 300 }, sampleId);
+      for (let i = 0; i < flood.length; i += 30) {
+        await Promise.all(
+          flood.slice(i, i + 30).map(async (id, j) => {
+            await s.set(id, sampleRecord(60_000, { openid, createdAt: Date.now() + i + j }), 60_000);
+            await s.limitSessions!(openid, 3);
+          }),
+        );
+      }
+      deepStrictEqual(await Promise.all(others.map((id) => s.get(id))), otherRecords, 'the other users keep their sessions');
+      const live = (await Promise.all(flood.map((id) => s.get(id)))).filter(Boolean).length;
+      ok(live <= 3, `${live} sessions of the flooding account are live, cap 3`);
+    });
+
+    if (options.shared) {
+      it('across instances: a destroy or update on one is what the other\'s very next get() sees, though it had the record cached (200 rounds)', async () => {
+        const a = await store();
+        const b = await store();
+        requireUpdate(a);
+        const stale: string[] = [];
+        for (let round = 0; round < 200; round++) {
+          const id = sampleId();
+          const record = sampleRecord(60_000, { data: { v: 1 } });
+          await a.set(id, record, 60_000);
+          await b.get(id);
+          await b.get(id); // cached now, where the store caches
+          if (round % 2 === 0) {
+            await a.destroy(id);
+            const seen = await b.get(id);
+            if (seen !== undefined) stale.push(`round ${round}: destroyed, still read`);
+          } else {
+            const next = { ...record, data: { v: 2 } };
+            ok(await a.update!(id, next, 60_000));
+            const seen = await b.get(id);
+            if ((seen?.data as { v?: number } | undefined)?.v !== 2) stale.push(`round ${round}: updated, read v=${String((seen?.data as { v?: number } | undefined)?.v)}`);
+          }
+        }
+        deepStrictEqual(stale, [], 'stale reads on the other instance');
+      });
+
+      it('across instances (when limitSessions is implemented): a session destroyed by the cap on one is gone on the other', async () => {
+        const a = await store();
+        const b = await store();
+        if (!a.limitSessions) return;
+        const openid = `oPeer${randomBytes(6).toString('base64url')}`;
+        const [old, young] = [sampleId(), sampleId()];
+        await a.set(old, sampleRecord(60_000, { openid, createdAt: Date.now() - 1000 }), 60_000);
+        await a.set(young, sampleRecord(60_000, { openid }), 60_000);
+        await b.get(old);
+        await b.get(old);
+        strictEqual(await a.limitSessions(openid, 1), 1);
+        strictEqual(await b.get(old), undefined, 'the other instance still reads the capped session');
+        ok(await b.get(young));
+      });
+    }
   });
 }
