@@ -10,7 +10,8 @@
 // keeping its token; logout, and the refused token afterwards. It then keeps serving until Ctrl-C.
 //
 // With WX_APPID, WX_APPSECRET and WX_SESSION_SECRET all set it serves the same example against
-// the real WeChat API instead (WX_API_BASE overrides the address) and skips the walk-through.
+// the real WeChat API instead (WX_API_BASE overrides the address) and skips the walk-through. It
+// checks the credentials with WeChat first: a wrong AppID or AppSecret exits 1 with WeChat's reason.
 //
 // Environment:
 //   PORT              where the example listens on 127.0.0.1 (default 3000; 0 picks a free port)
@@ -27,11 +28,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { signPayload, type WxSessionOptions } from 'wx-session';
+import { signPayload, WxSessionError, type WxSessionOptions } from 'wx-session';
 import { createSessionClient, type SessionClient } from 'wx-session/client';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
 import { demoWx, shorten, showJson, watchWx, type Exchange, type WatchedWx } from './demo-wx.js';
-import { createApp, optionsFromEnv } from './express/server.js';
+import { createApp, optionsFromEnv, verifiedCore } from './express/server.js';
 
 export { shorten } from './demo-wx.js';
 
@@ -353,7 +354,8 @@ async function demoWithMock(env: NodeJS.ProcessEnv, port: number): Promise<numbe
     checkSessionKey: { interval: 0 },
     logger: console,
   };
-  const baseUrl = await start(createApp(options), port);
+  // As the example's main() does: the credentials are checked with (the mock) WeChat first.
+  const baseUrl = await start(createApp(await verifiedCore(options)), port);
 
   console.log('wx-session demo: the Express example with an embedded mock WeChat');
   console.log(`   mock WeChat   ${mock.url}   (appId ${mock.appId})`);
@@ -377,9 +379,12 @@ async function demoWithMock(env: NodeJS.ProcessEnv, port: number): Promise<numbe
 
 async function demoWithWeChat(env: NodeJS.ProcessEnv, port: number): Promise<number | null> {
   const options = optionsFromEnv(env);
-  const app = createApp(options); // validates the options: a short secret fails here
+  // Fails fast, as the example's main() does: a short secret throws here, and a wrong AppID or
+  // AppSecret rejects with WeChat's reason (one stable_token call) before anything listens.
+  const app = createApp(await verifiedCore(options));
   const baseUrl = await start(app, port);
   console.log(`wx-session demo: the Express example against WeChat at ${options.apiBase ?? 'https://api.weixin.qq.com'} (appId ${options.appId})`);
+  console.log('WeChat accepted the AppID and AppSecret (core.verify()).');
   console.log('No walk-through: logins need codes from a real wx.login(). The routes:');
   console.log('   POST /wx/login    {"code":"<from wx.login()>"}       -> {"token","expiresIn","openid"}');
   console.log('   GET  /me          header X-WX-Session: <token>       -> {"openid","data"}');
@@ -424,7 +429,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       if (code !== null) void stop(code);
     },
     (error: unknown) => {
-      const message = error instanceof DemoError || error instanceof TypeError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+      const message = error instanceof DemoError || error instanceof TypeError || error instanceof WxSessionError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
       console.error(`wx-session demo: ${message}`);
       void stop(1);
     },

@@ -49,7 +49,8 @@ export interface WxSessionCore {
   /**
    * Checks the app's credentials with WeChat now (one `stable_token` call, or your `accessToken`
    * function): resolves when they work, rejects with a WxSessionError whose message says which
-   * one is wrong and what to do ("AppSecret rejected (40125): ..."). Call it at start-up.
+   * one is wrong and what to do ("AppSecret rejected (40125): ..."). Logs nothing: the rejection
+   * is the report. Call it at start-up.
    */
   verify(): Promise<void>;
   /** The options in force, secrets left out. */
@@ -247,7 +248,7 @@ class Core implements WxSessionCore, SessionHost {
     try {
       await this.#api.verifyCredentials();
     } catch (error) {
-      reportUpstream(this.#options.logger, 'verify', error);
+      // Not logged: the rejection is the report, and the caller decides where it goes.
       const problem = setupProblem(error);
       if (!(error instanceof WxSessionError) || problem === undefined) throw error;
       throw new WxSessionError(error.code, {

@@ -89,8 +89,18 @@ export function scrubCause(error: unknown): Error {
   return clean;
 }
 
+/**
+ * Marks a WxSessionError, so `instanceof` and isWxSessionError also recognise one made by the
+ * other build (ESM vs CommonJS) or by a second copy of the package.
+ */
+const BRAND = Symbol.for('wx-session.WxSessionError');
+
 /** The only error type wx-session throws or answers with. Its message never holds a secret. */
 export class WxSessionError extends Error {
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   readonly code: ErrorCode;
   readonly status: number;
   readonly errcode?: number;
@@ -101,6 +111,7 @@ export class WxSessionError extends Error {
 
   constructor(code: ErrorCode, options: WxSessionErrorOptions = {}) {
     super(options.message ?? defaultMessages[code], options.cause === undefined ? undefined : { cause: scrubCause(options.cause) });
+    Object.defineProperty(this, BRAND, { value: true });
     this.name = 'WxSessionError';
     this.code = code;
     this.status = errorStatus[code];

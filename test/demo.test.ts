@@ -6,13 +6,15 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { startMockWeChat } from 'wx-session/testing';
+import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
 import { runSteps, steps, type Step } from '../examples/demo.js';
 import { createApp } from '../examples/express/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MOCK_SECRET = 'demo-test-mock-app-secret-5f3a9c';
 const SESSION_SECRET = 'demo-test-session-secret-0123456789abcdef';
+/** An AppSecret the mock WeChat does not know. */
+const WRONG_APP_SECRET = 'demo-test-wrong-app-secret-7c1e0b';
 /** A WeChat session_key: 16 bytes in base64. */
 const SESSION_KEY_SHAPE = /[A-Za-z0-9+/]{22}==/;
 /** A whole session token: a base64url id, '.', a base64 signature. */
@@ -185,7 +187,9 @@ describe('npm start (examples/demo.ts)', function () {
         expect(demo.stdout).to.include(`against WeChat at ${mock.url} (appId ${mock.appId})`);
         expect(demo.stdout).to.include('POST /wx/login');
         expect(demo.stdout).to.not.include(`1. ${steps[0]!.title}`);
-        expect(mock.calls).to.have.length(0);
+        // The one call to WeChat: the credentials checked at start-up (core.verify()).
+        expect(mock.calls.map((call) => [call.path, call.errcode])).to.deep.equal([['/cgi-bin/stable_token', 0]]);
+        expect(demo.stdout).to.include('WeChat accepted the AppID and AppSecret');
         expectNoSecrets(demo, MOCK_SECRET, SESSION_SECRET);
       } finally {
         await mock.close();
@@ -209,6 +213,30 @@ describe('npm start (examples/demo.ts)', function () {
         await mock.close();
       }
     });
+
+    const refused: Array<[string, (mock: MockWeChat) => Record<string, string>, number, RegExp]> = [
+      ['AppSecret', (mock) => ({ WX_APPID: mock.appId, WX_APPSECRET: WRONG_APP_SECRET }), 40125, /^wx-session demo: AppSecret rejected \(40125\): check appSecret \(WX_APPSECRET\)/],
+      ['AppID', (mock) => ({ WX_APPID: 'wx0000000000wrongid', WX_APPSECRET: mock.appSecret }), 40013, /^wx-session demo: the AppID is not valid \(40013\): check appId \(WX_APPID\)/],
+    ];
+    for (const [what, credentials, errcode, reason] of refused) {
+      it(`exits 1 at start with one line naming ${errcode} when WeChat refuses the ${what}, and never serves`, async () => {
+        const mock = await startMockWeChat({ appSecret: MOCK_SECRET });
+        try {
+          // No DEMO_EXIT: a demo that started would keep serving, and exit() would time out.
+          const demo = startDemo({ PORT: '0', WX_SESSION_SECRET: SESSION_SECRET, WX_API_BASE: mock.url, ...credentials(mock) });
+          expect(await demo.exit(), demo.stdout + demo.stderr).to.equal(1);
+          const lines = demo.stderr.split('\n');
+          expect(lines, demo.stderr).to.have.length(2);
+          expect(lines[0]).to.match(reason);
+          expect(lines[1]).to.equal('');
+          expect(demo.stdout).to.equal('');
+          expect(mock.calls.map((call) => [call.path, call.errcode])).to.deep.equal([['/cgi-bin/stable_token', errcode]]);
+          expectNoSecrets(demo, MOCK_SECRET, WRONG_APP_SECRET, SESSION_SECRET);
+        } finally {
+          await mock.close();
+        }
+      });
+    }
 
     it('exits 1 with the option error when WX_SESSION_SECRET is too short', async () => {
       const demo = startDemo({ PORT: '0', DEMO_EXIT: '1', WX_APPID: 'wx0000000000000000', WX_APPSECRET: MOCK_SECRET, WX_SESSION_SECRET: 'short' });

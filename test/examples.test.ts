@@ -1,9 +1,10 @@
 // The example servers (examples/express, examples/koa) as users run them: each app on a real
 // port in front of the mock WeChat, driven with fetch through login -> /me -> score -> logout.
 // They import the package by name (`wx-session`, resolved to dist/), so `npm run build` first.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
@@ -15,9 +16,14 @@ import '../examples/testing/game-server.test.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'examples-test-signing-secret-0123456789';
+const STABLE_TOKEN = '/cgi-bin/stable_token';
+/** An AppSecret the mock WeChat does not know. */
+const WRONG_APP_SECRET = 'examples-test-wrong-app-secret-000000';
 
 interface Example {
   name: string;
+  /** How the example names itself in its start-up lines. */
+  title: string;
   file: string;
   handler(options: WxSessionOptions): RequestListener;
   loginPath: string;
@@ -25,8 +31,8 @@ interface Example {
 }
 
 const examples: Example[] = [
-  { name: 'express', file: 'examples/express/server.ts', handler: (options) => createExpressApp(options), loginPath: '/wx/login', logoutPath: '/wx/logout' },
-  { name: 'koa', file: 'examples/koa/server.ts', handler: (options) => createKoaApp(options).callback(), loginPath: '/game/login', logoutPath: '/game/logout' },
+  { name: 'express', title: 'Express', file: 'examples/express/server.ts', handler: (options) => createExpressApp(options), loginPath: '/wx/login', logoutPath: '/wx/logout' },
+  { name: 'koa', title: 'Koa', file: 'examples/koa/server.ts', handler: (options) => createKoaApp(options).callback(), loginPath: '/game/login', logoutPath: '/game/logout' },
 ];
 
 interface Answer {
@@ -68,6 +74,74 @@ function close(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** A port nothing listens on now (taken, then given back). */
+async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** True when something accepts a TCP connection on the port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Run {
+  child: ChildProcess;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The exit code; kills the example and rejects after `ms`. */
+  exit(ms?: number): Promise<number | null>;
+}
+
+/** Runs an example as a user does (`node --import tsx examples/...`), with these variables set. */
+function runExample(file: string, vars: Record<string, string>): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: { ...process.env, ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    exit(ms = 15_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`${file} did not exit within ${ms} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+        }, ms);
+        void exited.then((code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
+      });
+    },
+  };
 }
 
 for (const example of examples) {
@@ -144,7 +218,8 @@ for (const example of examples) {
     it('refuses a score that is not a whole number >= 0, and keeps the old one', async () => {
       const token = await login();
       await call(`${url}/me/score`, { method: 'POST', token, json: { score: 7 } });
-      for (const body of [{ json: { score: -1 } }, { json: { score: 1.5 } }, { json: { score: '10' } }, { json: {} }, { raw: '{"score":' }]) {
+      // The README's `Number(req.body.score)` would save NaN for {"score":"abc"}: the examples check the type.
+      for (const body of [{ json: { score: -1 } }, { json: { score: 1.5 } }, { json: { score: '10' } }, { json: { score: 'abc' } }, { json: { score: null } }, { json: {} }, { raw: '{"score":' }]) {
         const answer = await call(`${url}/me/score`, { method: 'POST', token, ...body });
         expect(answer.status, JSON.stringify(body)).to.equal(400);
       }
@@ -215,6 +290,24 @@ for (const example of examples) {
       expect(mock.userStorage(openid)).to.deep.equal({});
     });
 
+    it("answers WeChat's refusal of the signed call 502 WX_UPSTREAM_ERROR with WeChat's errcode, through wx.errors", async () => {
+      const openid = 'oExamplePlayer000000000000001';
+      const token = await login(openid);
+      mock.fault('/wxa/set_user_storage', { errcode: 87018 }, { times: 1 });
+      const answer = await call(`${url}/me/storage`, { method: 'POST', token, json: { key: 'level', value: 3 } });
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(502);
+      expect(answer.body).to.include({ code: 'WX_UPSTREAM_ERROR', errcode: 87018 });
+      expect(answer.headers.get('www-authenticate')).to.equal(null);
+      expect(mock.userStorage(openid)).to.deep.equal({});
+    });
+
+    it('writes no protocol header itself: wx.errors answers the WxSessionErrors its routes throw', () => {
+      const source = readFileSync(new URL(`../${example.file}`, import.meta.url), 'utf8');
+      expect(source).to.not.match(/Bearer realm/);
+      expect(source).to.not.match(/\.(?:set|setHeader|append|header)\(\s*['"`](?:WWW-Authenticate|Retry-After|X-WX-Session-Token|Cache-Control)/i);
+      expect(source).to.include('app.use(wx.errors)');
+    });
+
     it('answers a login with a spent code 401 WX_CODE_USED', async () => {
       const code = mock.issueCode('oExamplePlayer000000000000001');
       expect((await call(url + example.loginPath, { method: 'POST', json: { code } })).status).to.equal(200);
@@ -247,6 +340,9 @@ for (const example of examples) {
           void exited.then((code) => reject(new Error(`exited with ${code} before listening:\n${output}`)));
         });
         url = started;
+        // The credentials were checked at start-up: the example's first call to WeChat.
+        expect(mock.calls[0]?.path).to.equal(STABLE_TOKEN);
+        expect(mock.calls[0]?.errcode).to.equal(0);
         expect((await call(`${url}/health`)).status).to.equal(200);
         const token = await login();
         expect((await call(`${url}/me`, { token })).status).to.equal(200);
@@ -257,6 +353,53 @@ for (const example of examples) {
       expect(output).to.not.include(mock.appSecret);
       expect(output).to.not.include(SECRET);
     });
+
+    it('runs directly: checks the credentials with WeChat before it listens', async function () {
+      this.timeout(20_000);
+      const port = await freePort();
+      mock.fault(STABLE_TOKEN, { delay: 1000 }, { times: 1 }); // WeChat takes its time to answer
+      const run = runExample(example.file, { PORT: String(port), WX_APPID: mock.appId, WX_APPSECRET: mock.appSecret, WX_SESSION_SECRET: SECRET, WX_API_BASE: mock.url });
+      try {
+        await until(() => mock.callsTo(STABLE_TOKEN).length === 1, 'the start-up stable_token call');
+        expect(await accepts(port), 'listening while the credentials are being checked').to.equal(false);
+        expect(run.stdout).to.equal('');
+        await until(() => run.stdout.includes('listening on'), `the start-up line\n${run.stderr}`);
+        expect(await accepts(port)).to.equal(true);
+        expect(mock.calls.map((c) => c.path)).to.deep.equal([STABLE_TOKEN]);
+      } finally {
+        run.child.kill('SIGTERM');
+      }
+      expect(await run.exit()).to.equal(0);
+      expect(run.stderr).to.equal('');
+      expect(run.stdout + run.stderr).to.not.include(mock.appSecret).and.not.include(SECRET);
+    });
+
+    const refused: Array<[string, (mock: MockWeChat) => Record<string, string>, number, RegExp]> = [
+      ['a wrong AppSecret', (m) => ({ WX_APPID: m.appId, WX_APPSECRET: WRONG_APP_SECRET }), 40125, /AppSecret rejected \(40125\): check appSecret \(WX_APPSECRET\)/],
+      ['a wrong AppID', (m) => ({ WX_APPID: 'wx0000000000wrongid', WX_APPSECRET: m.appSecret }), 40013, /the AppID is not valid \(40013\): check appId \(WX_APPID\)/],
+    ];
+    for (const [what, credentials, errcode, reason] of refused) {
+      it(`runs directly: ${what} exits 1 at start with one line naming ${errcode}, and it never listens`, async function () {
+        this.timeout(20_000);
+        const port = await freePort();
+        mock.fault(STABLE_TOKEN, { delay: 500 }, { times: 1 }); // time to see that nothing listens meanwhile
+        const run = runExample(example.file, { PORT: String(port), WX_SESSION_SECRET: SECRET, WX_API_BASE: mock.url, ...credentials(mock) });
+        await until(() => mock.callsTo(STABLE_TOKEN).length === 1, 'the start-up stable_token call');
+        expect(await accepts(port), 'listening while the credentials are being checked').to.equal(false);
+        expect(await run.exit()).to.equal(1);
+        expect(await accepts(port)).to.equal(false);
+        // One line on stderr, the example's, with WeChat's reason; nothing on stdout.
+        const lines = run.stderr.split('\n');
+        expect(lines, run.stderr).to.have.length(2);
+        expect(lines[1]).to.equal('');
+        expect(lines[0]).to.match(new RegExp(`^wx-session ${example.title} example: ${reason.source}`));
+        expect(run.stdout).to.equal('');
+        // WeChat was asked once, and answered the errcode; nothing else was called.
+        expect(mock.calls.map((c) => [c.path, c.errcode])).to.deep.equal([[STABLE_TOKEN, errcode]]);
+        const output = run.stdout + run.stderr;
+        for (const secret of [mock.appSecret, WRONG_APP_SECRET, SECRET]) expect(output).to.not.include(secret);
+      });
+    }
 
     it('runs directly: exits 1 and says what is missing without WX_APPID & co', async function () {
       this.timeout(20_000);

@@ -42,7 +42,7 @@ describe('operators see failures', () => {
       ['a wrong AppID', { appId: 'wx00000000000wrong' }, /^the AppID is not valid \(40013\)/],
     ];
     for (const [what, options, reason] of cases) {
-      it(`${what}: rejects WX_CONFIG_ERROR with a one-line reason naming the errcode, and logs an error`, async () => {
+      it(`${what}: rejects WX_CONFIG_ERROR with a one-line reason naming the errcode and the endpoint, and logs nothing`, async () => {
         const logger = captureLogger();
         const error = await createWxSession(coreOptions(mock, { ...options, logger })).verify().then(() => undefined, (e: unknown) => e);
         expect(error).to.be.an.instanceOf(WxSessionError);
@@ -50,10 +50,9 @@ describe('operators see failures', () => {
         expect(err.code).to.equal('WX_CONFIG_ERROR');
         expect(err.message).to.match(reason);
         expect(err.message).to.not.contain('\n');
-        const errors = logger.lines.filter((line) => line[0] === 'error');
-        expect(errors).to.have.length(1);
-        expect(errors[0]![2]).to.include({ endpoint: STABLE, code: 'WX_CONFIG_ERROR' });
-        expect((errors[0]![2] as { rid?: string }).rid, "WeChat's rid").to.match(/^[0-9a-f-]{26}$/);
+        expect(err.endpoint).to.equal(STABLE);
+        expect(err.rid, "WeChat's rid").to.match(/^[0-9a-f-]{26}$/);
+        expect(logger.lines, 'the rejection is the report').to.deep.equal([]);
         expectNoSecrets(`${err.message} ${logger.text}`, [mock.appSecret, 'not-the-right-secret-0000', SECRET], 'the reason');
       });
     }
@@ -65,13 +64,23 @@ describe('operators see failures', () => {
       expect(error.message).to.match(/IP is not on the API allow-list \(40164\)/);
     });
 
-    it('WeChat unreachable: rejects WX_UPSTREAM_ERROR and logs a warning', async () => {
+    it('WeChat unreachable: rejects WX_UPSTREAM_ERROR naming the endpoint', async () => {
       const logger = captureLogger();
       const core = createWxSession(coreOptions(mock, { apiBase: 'http://127.0.0.1:9', logger }));
       const error = (await core.verify().catch((e: unknown) => e)) as WxSessionError;
       expect(error.code).to.equal('WX_UPSTREAM_ERROR');
-      expect(logger.lines.map((line) => line[0])).to.deep.equal(['warn']);
-      expect(logger.lines[0]![2]).to.include({ endpoint: STABLE });
+      expect(error.endpoint).to.equal(STABLE);
+      expect(logger.lines).to.deep.equal([]);
+    });
+
+    it('WxSessionError is recognised across builds and copies (a brand, not only the prototype)', async () => {
+      const esm = await import('../src/errors.js');
+      const cjs = (await import('module')).createRequire(import.meta.url)('../dist/cjs/src/errors.js') as typeof esm;
+      const fromCjs = new cjs.WxSessionError('WX_RATE_LIMITED');
+      expect(fromCjs instanceof esm.WxSessionError).to.equal(true);
+      expect(esm.isWxSessionError(fromCjs)).to.equal(true);
+      expect(new esm.WxSessionError('WX_CODE_USED') instanceof cjs.WxSessionError).to.equal(true);
+      expect({ code: 'WX_CODE_USED' } instanceof esm.WxSessionError).to.equal(false);
     });
 
     it('with an accessToken function: asks it, and reports its failure', async () => {

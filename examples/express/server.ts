@@ -4,12 +4,16 @@
 //
 //   WX_APPID=wx... WX_APPSECRET=... WX_SESSION_SECRET=<32+ chars> node --import tsx examples/express/server.ts
 //
+// It checks the AppID and AppSecret with WeChat before it listens (core.verify()): when WeChat
+// refuses them it exits 1 with one line saying which one and what to do, e.g.
+//   wx-session Express example: AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...
+//
 // `createApp` is exported so the tests and the `npm start` demo can run the same app.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import express, { type ErrorRequestHandler } from 'express';
-import { WxSessionError, type WxSessionOptions } from 'wx-session';
+import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/express';
 
 // The app's own fields in `session.data`, typed everywhere `req.wxSession.data` is used.
@@ -29,16 +33,16 @@ function storageInput(body: unknown): { key: string; value: string | number | bo
   return { key, value };
 }
 
-/** Malformed JSON on /me/storage answers in wx-session's error format; other errors go on to onError. */
-const jsonBodyRefused: ErrorRequestHandler = (error, _req, res, next) => {
-  if (error?.expose && error.status === 400) res.status(400).json(new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be JSON {"key", "value"}' }).toJSON());
-  else next(error);
+/** Malformed JSON on /me/storage is a WX_BAD_REQUEST, answered by wx.errors; other errors go on as they are. */
+const jsonBodyRefused: ErrorRequestHandler = (error, _req, _res, next) => {
+  next(error?.expose && error.status === 400 ? new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be JSON {"key", "value"}' }) : error);
 };
 
-export function createApp(options: WxSessionOptions): express.Express {
+/** The app, on a core (as main() makes it) or on the core's options (as the tests and the demo give). */
+export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions): express.Express {
   const app = express();
   // Serves POST /wx/login and POST /wx/logout, and sets req.wxSession when a valid token came.
-  const wx = wxSession(options);
+  const wx = wxSession(coreOrOptions);
   app.use(wx);
 
   app.get('/health', (_req, res) => {
@@ -63,20 +67,20 @@ export function createApp(options: WxSessionOptions): express.Express {
   });
 
   // Writes the player's WeChat user storage (mini-game set_user_storage): a call to WeChat signed
-  // with the session's session_key, which never leaves the server. Answers 204, or the
-  // WxSessionError as JSON: 400 WX_BAD_REQUEST for a bad key or value (before any call to
-  // WeChat), 401 WX_SESSION_KEY_EXPIRED when WeChat refused the key (87009), 502/504 upstream.
-  app.post('/me/storage', wx.required, express.json({ limit: '2kb' }), async (req: express.Request, res: express.Response, next: express.NextFunction) => {
-    try {
-      const { key, value } = storageInput(req.body);
-      await req.wxSession!.setUserStorage([{ key, value: String(value) }]);
-      res.status(204).end();
-    } catch (err) {
-      if (!(err instanceof WxSessionError)) return next(err);
-      if (err.status === 401) res.set('WWW-Authenticate', 'Bearer realm="wx-session", error="invalid_token"');
-      res.status(err.status).json(err.toJSON());
-    }
+  // with the session's session_key, which never leaves the server. Answers 204; a WxSessionError
+  // thrown here is answered by wx.errors below: 400 WX_BAD_REQUEST for a bad key or value, or a
+  // body that is not JSON (jsonBodyRefused), before any call to WeChat; 401 WX_SESSION_KEY_EXPIRED
+  // when WeChat refused the key (87009); 502/504 when WeChat failed. (Express 5 hands a rejected
+  // handler's error to the error handlers.)
+  app.post('/me/storage', wx.required, express.json({ limit: '2kb' }), async (req: express.Request, res: express.Response) => {
+    const { key, value } = storageInput(req.body);
+    await req.wxSession!.setUserStorage([{ key, value: String(value) }]);
+    res.status(204).end();
   }, jsonBodyRefused);
+
+  // Any WxSessionError from the routes, answered as wx-session answers its own: the status of
+  // its code, WWW-Authenticate on a 401, Retry-After on a 429, the JSON body. Others go on.
+  app.use(wx.errors);
 
   // express.json() errors (malformed JSON, body too large) are 4xx with `expose` set.
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
@@ -99,12 +103,25 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionO
     appSecret: WX_APPSECRET,
     secret: WX_SESSION_SECRET,
     ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
-    logger: console, // warnings only; wx-session never hands a logger a secret
+    logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
   };
 }
 
+/**
+ * The core, once WeChat accepted the app's credentials: `core.verify()` makes one stable_token
+ * call. A wrong AppID or AppSecret rejects here, before anything listens, with a one-line reason
+ * naming WeChat's errcode, e.g. "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...".
+ * verify() only rejects (it logs nothing): the caller reports it.
+ */
+export async function verifiedCore(options: WxSessionOptions): Promise<WxSessionCore> {
+  const core = createWxSession(options);
+  await core.verify(); // rejects with the reason, e.g. "AppSecret rejected (40125): ..."
+  return core;
+}
+
+/** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
-  const app = createApp(optionsFromEnv(env));
+  const app = createApp(await verifiedCore(optionsFromEnv(env)));
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

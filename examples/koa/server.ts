@@ -4,12 +4,16 @@
 // read a small JSON body themselves. Run it directly with your app's credentials:
 //
 //   WX_APPID=wx... WX_APPSECRET=... WX_SESSION_SECRET=<32+ chars> node --import tsx examples/koa/server.ts
+//
+// It checks the AppID and AppSecret with WeChat before it listens (core.verify()): when WeChat
+// refuses them it exits 1 with one line saying which one and what to do, e.g.
+//   wx-session Koa example: AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
-import { createWxSession, WxSessionError, type WxSessionOptions } from 'wx-session';
+import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
 
 declare module 'wx-session' {
@@ -48,10 +52,15 @@ function storageInput(body: unknown): { key: string; value: string | number | bo
   return { key, value };
 }
 
-export function createApp(options: WxSessionOptions): Koa {
+/** The app, on a core (as main() makes it) or on the core's options (as the tests give). */
+export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions): Koa {
   const app = new Koa();
   const router = new Router();
-  const wx = wxSession(createWxSession(options));
+  const wx = wxSession(coreOrOptions);
+  // First, so it sees what the routes throw: a WxSessionError is answered as wx-session answers
+  // its own (the status of its code, WWW-Authenticate on a 401, Retry-After on a 429, the JSON
+  // body); anything else is rethrown to Koa.
+  app.use(wx.errors);
 
   // Mountable pieces: each does one thing on the route you give it. `wx.required` authenticates
   // by itself, so no app.use(wx) is needed (add it to read ctx.state.wxSession on optional routes).
@@ -80,20 +89,14 @@ export function createApp(options: WxSessionOptions): Koa {
   });
 
   // Writes the player's WeChat user storage (mini-game set_user_storage): a call to WeChat signed
-  // with the session's session_key, which never leaves the server. Answers 204, or the
-  // WxSessionError as JSON: 400 WX_BAD_REQUEST for a bad key or value (before any call to
-  // WeChat), 401 WX_SESSION_KEY_EXPIRED when WeChat refused the key (87009), 502/504 upstream.
+  // with the session's session_key, which never leaves the server. Answers 204; a WxSessionError
+  // thrown here is answered by wx.errors: 400 WX_BAD_REQUEST for a bad key or value or a body that
+  // is not JSON (before any call to WeChat), 401 WX_SESSION_KEY_EXPIRED when WeChat refused the key
+  // (87009), 502/504 when WeChat failed.
   router.post('/me/storage', wx.required, async (ctx) => {
-    try {
-      const { key, value } = storageInput(await readJson(ctx, STORAGE_BODY_LIMIT));
-      await ctx.state.wxSession!.setUserStorage([{ key, value: String(value) }]);
-      ctx.status = 204;
-    } catch (err) {
-      if (!(err instanceof WxSessionError)) throw err;
-      if (err.status === 401) ctx.set('WWW-Authenticate', 'Bearer realm="wx-session", error="invalid_token"');
-      ctx.status = err.status;
-      ctx.body = err.toJSON();
-    }
+    const { key, value } = storageInput(await readJson(ctx, STORAGE_BODY_LIMIT));
+    await ctx.state.wxSession!.setUserStorage([{ key, value: String(value) }]);
+    ctx.status = 204;
   });
 
   app.use(router.routes());
@@ -112,12 +115,25 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionO
     appSecret: WX_APPSECRET,
     secret: WX_SESSION_SECRET,
     ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
-    logger: console, // warnings only; wx-session never hands a logger a secret
+    logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
   };
 }
 
+/**
+ * The core, once WeChat accepted the app's credentials: `core.verify()` makes one stable_token
+ * call. A wrong AppID or AppSecret rejects here, before anything listens, with a one-line reason
+ * naming WeChat's errcode, e.g. "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...".
+ * verify() only rejects (it logs nothing): the caller reports it.
+ */
+export async function verifiedCore(options: WxSessionOptions): Promise<WxSessionCore> {
+  const core = createWxSession(options);
+  await core.verify(); // rejects with the reason, e.g. "AppSecret rejected (40125): ..."
+  return core;
+}
+
+/** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
-  const app = createApp(optionsFromEnv(env));
+  const app = createApp(await verifiedCore(optionsFromEnv(env)));
   const server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
