@@ -8,6 +8,7 @@ import { createWxSession, MemoryStore, WxSessionError, type SessionRecord, type 
 import { tokenFrom, MAX_HEADER_LENGTH } from '../src/http.js';
 import { adapters, coreOptions, sleep, startApp, SECRET, type TestApp } from './helpers.js';
 import { captureLogger, expectNoSecrets, sessionIdOf } from './support-keys.js';
+import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { rawRequest } from './support-wire.js';
 
 const CODE2SESSION = '/sns/jscode2session';
@@ -383,6 +384,18 @@ describe('promises under attack: the core', () => {
       for (let i = 0; i < 12; i++) all.push((await open.login(mock.issueCode('oNoCap'))).token);
       const kept = await Promise.all(all.map(async (token) => (await open.authenticate(token)).session !== null));
       expect(kept.every(Boolean)).to.equal(true);
+    });
+
+    it('MemoryStore: sessions of one millisecond are capped in the order they were made (the newest is kept)', async () => {
+      for (let run = 0; run < 50; run++) {
+        const store = new MemoryStore({ max: 100 });
+        const createdAt = Date.now();
+        const ids = Array.from({ length: 6 }, () => sampleId());
+        for (const id of ids) await store.set(id, { ...sampleRecord(), openid: 'oSameMs', createdAt }, 60_000);
+        expect(await store.limitSessions('oSameMs', 3)).to.equal(3);
+        const kept = await Promise.all(ids.map(async (id) => (await store.get(id)) !== undefined));
+        expect(kept, `run ${run}`).to.deep.equal([false, false, false, true, true, true]);
+      }
     });
 
     it('a store without limitSessions gets no cap and one warning when the core is created', () => {

@@ -55,7 +55,7 @@ export class MemoryStore implements SessionStore {
     if (ids.size === 0) this.#byUser.delete(record.openid);
   }
 
-  /** Live ids of `openid`, oldest first (by createdAt, then id); expired ones are dropped. */
+  /** Live ids of `openid`, oldest first (by createdAt, then as indexed); expired ones are dropped. */
   #live(openid: string): string[] {
     const ids = this.#byUser.get(openid);
     if (!ids) return [];
@@ -66,7 +66,9 @@ export class MemoryStore implements SessionStore {
       if (record && !(record.expiresAt <= now)) live.push([id, createdAt]);
       else this.#cache.delete(id); // expired: dispose unindexes it
     }
-    live.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    // A stable sort: sessions created in the same millisecond stay in the order they were
+    // indexed, so the one a login just made is never taken for the oldest.
+    live.sort((a, b) => a[1] - b[1]);
     return live.map(([id]) => id);
   }
 
