@@ -97,7 +97,7 @@ const BRAND = Symbol.for('wx-session.WxSessionError');
 
 /** The only error type wx-session throws or answers with. Its message never holds a secret. */
 export class WxSessionError extends Error {
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 
