@@ -11,7 +11,7 @@ import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
 import { signPayload, type WxSessionOptions } from 'wx-session';
 import { createApp as createExpressApp } from '../examples/express/server.js';
 import { createApp as createKoaApp } from '../examples/koa/server.js';
-// The README's "Testing your game server" example: its describe() runs with this file.
+// The example of testing a game server with the mock (examples/testing, see docs/testing.md): its describe() runs with this file.
 import '../examples/testing/game-server.test.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -218,7 +218,7 @@ for (const example of examples) {
     it('refuses a score that is not a whole number >= 0, and keeps the old one', async () => {
       const token = await login();
       await call(`${url}/me/score`, { method: 'POST', token, json: { score: 7 } });
-      // The README's `Number(req.body.score)` would save NaN for {"score":"abc"}: the examples check the type.
+      // `Number(req.body.score)` would save NaN for {"score":"abc"}: the examples check the type.
       for (const body of [{ json: { score: -1 } }, { json: { score: 1.5 } }, { json: { score: '10' } }, { json: { score: 'abc' } }, { json: { score: null } }, { json: {} }, { raw: '{"score":' }]) {
         const answer = await call(`${url}/me/score`, { method: 'POST', token, ...body });
         expect(answer.status, JSON.stringify(body)).to.equal(400);

@@ -92,6 +92,41 @@ describe('operators see failures', () => {
     });
   });
 
+  describe('the log: stores and setup', () => {
+    it('a failing store: the request answers 503 and the operator gets a warning naming what failed', async () => {
+      const logger = captureLogger();
+      const store = Object.assign(new MemoryStore(), { set: () => Promise.reject(new Error('disk full')) });
+      const error = (await createWxSession(coreOptions(mock, { store, logger })).login(mock.issueCode()).catch((e: unknown) => e)) as WxSessionError;
+      expect(error.code).to.equal('WX_STORE_UNAVAILABLE');
+      expect(logger.lines).to.have.length(1);
+      expect(logger.lines[0]![0]).to.equal('warn');
+      expect(String(logger.lines[0]![1])).to.equal('wx-session: session store failed to save a new session');
+      expect(logger.lines[0]![2]).to.deep.equal({ error: 'disk full' });
+    });
+
+    it('a store without update() gets one warning when the core is created (a logout may not be final)', () => {
+      const logger = captureLogger();
+      const bare = { get: async () => undefined, set: async () => {}, destroy: async () => {}, limitSessions: async () => 0 };
+      createWxSession(coreOptions(mock, { store: bare, logger }));
+      expect(logger.lines).to.have.length(1);
+      expect(String(logger.lines[0]![1])).to.match(/no update\(\).*logout .*may not be final/);
+    });
+
+    it('48001 (API not authorised for this app) is WX_CONFIG_ERROR, and an error line', async () => {
+      const logger = captureLogger();
+      const core = createWxSession(coreOptions(mock, { logger, checkSessionKey: false }));
+      const { token } = await core.login(mock.issueCode('o48001'));
+      const session = (await core.authenticate(token)).session!;
+      mock.fault('/wxa/set_user_storage', { errcode: 48001 }, { times: 1 });
+      const error = (await session.setUserStorage([{ key: 'k', value: 'v' }]).catch((e: unknown) => e)) as WxSessionError;
+      expect(error.code).to.equal('WX_CONFIG_ERROR');
+      expect(error.errcode).to.equal(48001);
+      const errors = logger.lines.filter((line) => line[0] === 'error');
+      expect(errors).to.have.length(1);
+      expect(String(errors[0]![1])).to.contain('not authorised for this API (48001)');
+    });
+  });
+
   for (const name of adapters) {
     describe(`the log while serving (${name})`, () => {
       let app: TestApp;

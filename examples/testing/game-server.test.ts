@@ -1,4 +1,4 @@
-// How to test your own game server against the mock WeChat (the README's "Testing" section):
+// How to test your own game server against the mock WeChat (see docs/testing.md):
 // mocha + supertest, no network, no real AppSecret. "Your app" here is the Express example.
 // test/examples.test.ts runs this file with the rest of the suite.
 import { expect } from 'chai';
