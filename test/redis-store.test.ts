@@ -8,7 +8,8 @@
 //   - the shared access token (SharedTokenSource over store.accessTokens): one stable_token call
 //     for two cores, a lost lock expires, a waiter takes the winner's token, a refused token is
 //     renewed once for both;
-//   - the key prefix, and the user's client is never closed;
+//   - the key prefix, and the user's client is never closed; with `wait`, writes go on the store's
+//     own connection, so a read on the user's client never waits behind a WAIT;
 //   - through every adapter: a paused or killed Redis answers 503 WX_STORE_UNAVAILABLE.
 import { spawn } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
@@ -713,6 +714,28 @@ describe('RedisStore on a real Redis', function () {
       expect(((await admin.pubsub('NUMSUB', 'close:changed')) as [string, number])[1]).to.equal(0);
       // Without its subscription the store still reads and writes (uncached).
       expect(await s.get(id)).to.have.property('openid');
+    });
+
+    it("with wait, writes go on the store's own connection: a read on the user's client never waits behind a WAIT, and close() ends that connection", async () => {
+      const own = client();
+      // No replica: each write's WAIT runs to its timeout, and the write is refused.
+      const s = store({ client: own, prefix: 'waiting:', wait: { replicas: 1, timeout: 300 } });
+      const id = sampleId();
+      await admin.set(`waiting:${id}`, JSON.stringify(sampleRecord()), 'PX', 60_000);
+      const saving = settle(s.update(id, sampleRecord(), 60_000));
+      await sleep(50); // the save is waiting for a replica
+      const started = Date.now();
+      expect(await own.get(`waiting:${id}`)).to.be.a('string');
+      const readMs = Date.now() - started;
+      const saved = await saving;
+      expect(readMs, "ms for a read on the user's client while a save WAITs").to.be.below(100);
+      expect(saved.ok, 'a save no replica confirmed').to.equal(false);
+      expect(String((saved.error as Error).message)).to.match(/not confirmed by 1 replica/);
+      const writers = async () => ((await admin.call('CLIENT', 'LIST')) as string).split('\n').filter((line) => line.includes('name=waiting:write')).length;
+      expect(await writers(), 'the store\'s write connection').to.equal(1);
+      await s.close();
+      expect(own.status).to.equal('ready');
+      await waitFor(async () => (await writers()) === 0, 'the write connection closed');
     });
   });
 

@@ -12,8 +12,9 @@
 //     and which delivers to that master's own subscribers before it answers;
 //   - the store keeps its own SSUBSCRIBE connection on every master, subscribed to the channels of
 //     the slots that master serves (SSUBSCRIBE answers MOVED on a node that does not own the
-//     slot, so a confirmed subscription proves ownership; a master that loses slots, by failover
-//     or migration, unsubscribes us from them, which ends that connection here);
+//     slot, so a confirmed subscription proves ownership, with ROLE master and cluster_state:ok
+//     asked in the same round trip; a master that loses slots, by failover or migration,
+//     unsubscribes us from them, which ends that connection here);
 //   - a lease: a slot's cached entries are served only while a PING on its connection has been
 //     answered within `lease` ms (PING is sent every lease/4), and a lease that ran out is final
 //     for that connection. The lease is kept below the cluster's node timeout, so a paused master
@@ -308,13 +309,19 @@ export class ShardWatch implements Watch {
       // cluster bus. ROLE goes out with the subscriptions: if the node is demoted after
       // answering it, Redis unsubscribes us from every slot it loses, which ends `sub`.
       const role = conn.role() as Promise<unknown[]>;
+      // And a master whose cluster is not whole in its own eyes is not trusted with its slots: a
+      // restarted master may believe, from its saved config, that it still serves the slots its
+      // replica took over, and would accept SSUBSCRIBE for them (shard pub/sub is served while
+      // the cluster is down) until told otherwise; its cluster_state is fail meanwhile (as on the
+      // minority side of a partition). Unknown (CLUSTER INFO refused): not held against it.
+      const state = (conn.call('CLUSTER', 'INFO') as Promise<unknown>).then(String, () => undefined);
       const subscribed = sub.slots.map((slot) => conn.ssubscribe(this.#channels[slot]!));
       // Answered after every SSUBSCRIBE (one connection, in order): from the moment Redis runs
       // it, all those channels are ours; the lease counts from before it was sent.
       const pinged = performance.now();
-      const [roleReply] = await Promise.all([role, ...subscribed, conn.ping()]);
+      const [roleReply, stateReply] = await Promise.all([role, state, ...subscribed, conn.ping()]);
       if (sub.ended) return;
-      if (!Array.isArray(roleReply) || roleReply[0] !== 'master') {
+      if (!Array.isArray(roleReply) || roleReply[0] !== 'master' || (stateReply !== undefined && !/^cluster_state:ok\s*$/m.test(stateReply))) {
         this.#end(sub);
         return;
       }

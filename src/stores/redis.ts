@@ -4,6 +4,11 @@
 // their copy before the write is acknowledged; see redis-watch.ts for how, on a single Redis and
 // on a Cluster. Every operation is bounded in time.
 //
+// Reads go on the user's client. Writes go there too on a single Redis without `wait`; on a
+// Cluster (and with `wait`) they go on the store's own connections, one per master, where each
+// is confirmed by a replica (WAIT) before it is acknowledged, and where a write is never sent
+// after its caller was answered; see redis-writer.ts.
+//
 // Promises (DESIGN.md §8):
 //   - a logout is final: `update` and `touch` write only while the session exists (SET XX, one
 //     Lua step), and nothing is put into the cache when a change of that id, or a loss of the
@@ -18,6 +23,7 @@ import { LRUCache } from 'lru-cache';
 import type { SessionRecord, SessionStore } from '../store.js';
 import type { TokenCache } from '../wechat/access-token.js';
 import { ShardWatch, SingleWatch, message, type Watch, type WatchHost } from './redis-watch.js';
+import { Writers, type Deadline } from './redis-writer.js';
 
 export interface RedisStoreOptions {
   /** Your ioredis client (a Redis or a Cluster). The store never closes it. */
@@ -35,12 +41,15 @@ export interface RedisStoreOptions {
    */
   cache?: { max?: number; ttl?: number; lease?: number } | false;
   /**
-   * After each write, wait (same round trip: WAIT) until this many replicas have it, for at most
-   * `timeout` ms; a write no replica confirmed in time fails (WX_STORE_UNAVAILABLE), though it may
-   * have been applied, so that an acknowledged write (a logout above all) survives the failover
-   * of its master. Only for masters the client's slot map lists with replicas: a replica that
-   * failed for good drops out of the map, and with it the wait. On a single Redis, set it only
-   * when the server has replicas. @default on a Cluster { replicas: 1, timeout: min(500, timeout / 2) }; off on a single Redis
+   * After each write, wait (WAIT) until this many replicas have it, for at most `timeout` ms; a
+   * write no replica confirmed in time fails (WX_STORE_UNAVAILABLE), though it may have been
+   * applied, so that an acknowledged write (a logout above all) survives the failover of its
+   * master. Writes that wait go on connections the store opens itself (one per master; on a
+   * Cluster all writes do, `wait: false` or not), so a WAIT never holds up your client's reads.
+   * On a Cluster a master is asked itself whether it has a replica a failover could promote: one
+   * with none (e.g. a replica just promoted, until the old master rejoins) is not waited for, and
+   * is asked again with every write. On a single Redis, set it only when the server has
+   * replicas. @default on a Cluster { replicas: 1, timeout: min(500, timeout / 2) }; off on a single Redis
    */
   wait?: { replicas?: number; timeout?: number } | false;
 }
@@ -49,13 +58,6 @@ class StoreTimeoutError extends Error {
   constructor(ms: number) {
     super(`Redis did not answer within ${ms} ms`);
     this.name = 'StoreTimeoutError';
-  }
-}
-
-class ReplicaWaitError extends Error {
-  constructor(replicas: number, ms: number, detail: string) {
-    super(`the write was not confirmed by ${replicas} replica(s) within ${ms} ms (${detail})`);
-    this.name = 'ReplicaWaitError';
   }
 }
 
@@ -127,11 +129,6 @@ interface Ticket {
   slot: number;
 }
 
-/** Set by #bounded once the caller was answered with a timeout: a late write must invalidate. */
-interface Deadline {
-  passed: boolean;
-}
-
 type Pipeline = ReturnType<Redis['pipeline']>;
 
 export class RedisStore implements SessionStore {
@@ -144,9 +141,8 @@ export class RedisStore implements SessionStore {
   readonly #cache: LRUCache<string, Entry> | undefined;
   readonly #cacheTtl: number;
   readonly #watch: Watch;
-  readonly #wait: { replicas: number; timeout: number } | undefined;
-  /** Masters (host:port) found to have no replica to wait for, until when (epoch ms). */
-  readonly #replicaless = new Map<string, number>();
+  /** The store's own write connections: on a Cluster always, on a single Redis with `wait` (see redis-writer.ts). */
+  readonly #writers: Writers | undefined;
   readonly #pending = new Map<string, Pending>();
   #closed = false;
   /** Shared access token for every instance using this Redis (see createWxSession). */
@@ -176,7 +172,16 @@ export class RedisStore implements SessionStore {
     const lease = cache === false ? 1000 : (cache.lease ?? 1000);
     if (typeof lease !== 'number' || !(lease > 0)) throw new TypeError('wx-session: RedisStore cache.lease must be a positive number');
     const wait = options.wait ?? (isCluster ? {} : false);
-    this.#wait = wait === false ? undefined : { replicas: wait.replicas ?? 1, timeout: wait.timeout ?? Math.min(500, Math.max(1, Math.floor(timeout / 2))) };
+    // On a Cluster every write goes on the store's own connections (see redis-writer.ts): none is
+    // ever sent after its caller was answered, and none queues behind a WAIT on your client.
+    // On a single Redis only when writes WAIT (otherwise your client is as good).
+    if (wait !== false || isCluster) {
+      const replicas = wait === false ? 0 : (wait.replicas ?? 1);
+      const waitMs = wait === false ? 1 : (wait.timeout ?? Math.min(500, Math.max(1, Math.floor(timeout / 2))));
+      if (wait !== false && (!Number.isInteger(replicas) || replicas < 1)) throw new TypeError('wx-session: RedisStore wait.replicas must be a whole number >= 1');
+      if (typeof waitMs !== 'number' || !(waitMs > 0)) throw new TypeError('wx-session: RedisStore wait.timeout must be a positive number');
+      this.#writers = new Writers(options.client, { replicas, waitMs: Math.ceil(waitMs), timeout, name: `${this.#prefix}write` });
+    }
     const host: WatchHost = {
       instance: this.#instance,
       changed: (id) => this.#invalidate(id),
@@ -214,6 +219,25 @@ export class RedisStore implements SessionStore {
         },
       );
     });
+  }
+
+  /**
+   * One write that announces nothing (the per-user list, the shared token and its locks): on the
+   * store's own connections when it has them (never sent once `deadline` has passed, and
+   * confirmed by a replica like every write there), else on your client.
+   */
+  async #write(key: string, deadline: Deadline, command: string, ...args: Array<string | number>): Promise<unknown> {
+    if (!this.#writers) return this.#client.call(command, ...args);
+    const { replies } = await this.#writers.write(this.#watch.slotOf(key), [[command, ...args]], deadline);
+    const [error, reply] = replies[0]!;
+    if (error) throw error;
+    return reply;
+  }
+
+  /** One write, bounded by `timeout` (and dropped if not sent by then). */
+  #writeBounded(key: string, command: string, ...args: Array<string | number>): Promise<unknown> {
+    const deadline: Deadline = { passed: false };
+    return this.#bounded(this.#write(key, deadline, command, ...args), deadline);
   }
 
   // --- the local cache and its coherence -------------------------------------------------
@@ -269,8 +293,9 @@ export class RedisStore implements SessionStore {
   }
 
   /**
-   * Runs one write on `id`'s key and, in the same round trip, announces it and (on a Cluster)
-   * waits for a replica. Answers the write's own reply. A write that lands after the caller was
+   * Runs one write on `id`'s key and, in the same round trip, announces it; on a Cluster (or with
+   * `wait`) on the store's own connection to the key's master, and with `wait` not answered
+   * before a replica has it (see redis-writer.ts). Answers the write's own reply. A write that lands after the caller was
    * answered with a timeout still invalidates here (the others hear the announcement).
    */
   async #mutate(id: string, ticket: Ticket, deadline: Deadline, command: string, args: Array<string | number>): Promise<unknown> {
@@ -283,12 +308,27 @@ export class RedisStore implements SessionStore {
     const landed = () => {
       if (deadline.passed) this.#invalidate(id);
     };
+    if (this.#writers) {
+      const commands: Array<[string, ...Array<string | number>]> = [[command, ...args]];
+      if (announcement) commands.push([announcement.command.toUpperCase(), announcement.channel, text]);
+      let written: Awaited<ReturnType<Writers['write']>>;
+      try {
+        written = await this.#writers.write(ticket.slot, commands, deadline);
+      } finally {
+        landed();
+      }
+      const [error, reply] = written.replies[0]!;
+      if (error) throw error;
+      // Written after an ASK (the slot is being migrated, the key has moved already): announce it
+      // again on the slot's owner, whose subscribers are the ones listening, before answering.
+      // Or the write landed but the others were not told: tell them again, or fail so the caller
+      // (and its client, which retries) does not take the change as done everywhere.
+      if (announcement && (written.redirected || written.replies[1]?.[0])) await announce();
+      return reply;
+    }
     const pipeline = this.#client.pipeline();
     pipeline.call(command, ...args);
     if (announcement) pipeline[announcement.command](announcement.channel, text);
-    const master = this.#cluster?.slots[ticket.slot]?.[0];
-    const wait = this.#wait && !this.#alone(master) ? this.#wait : undefined;
-    if (wait) pipeline.wait(wait.replicas, wait.timeout);
     let results: Awaited<ReturnType<Pipeline['exec']>>;
     try {
       results = await pipeline.exec();
@@ -311,70 +351,8 @@ export class RedisStore implements SessionStore {
       return moved;
     }
     if (error) throw error;
-    // The write landed but the others were not told: tell them again, or fail so the caller
-    // (and its client, which retries) does not take the change as done everywhere.
     if (announcement && results[1]?.[0]) await announce();
-    if (wait) {
-      const [waitError, replicas] = results[results.length - 1]!;
-      if (waitError || !(Number(replicas) >= wait.replicas)) {
-        // Not on a replica yet: were a replica promoted now, it would not have it. Unless the
-        // master has no replica that could be (none, or only failed ones), the write is not
-        // acknowledged (the caller answers 503; the client retries).
-        // (Asked of the slot's master as the client knows it now: the pipeline may have followed a MOVED.)
-        if (!(await this.#hasNoReplica(this.#cluster?.slots[ticket.slot]?.[0] ?? master))) {
-          throw new ReplicaWaitError(wait.replicas, wait.timeout, waitError ? `WAIT failed: ${(waitError as Error).message}` : `${Number(replicas)} confirmed`);
-        }
-      }
-    }
     return reply;
-  }
-
-  /** True while `master` is known to have no replica that a failover could promote. */
-  #alone(master: string | undefined): boolean {
-    if (master === undefined) return false;
-    const until = this.#replicaless.get(master);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.#replicaless.delete(master);
-    return false;
-  }
-
-  /**
-   * Asks `master` (Cluster only) whether it has a replica a failover could promote with the data
-   * it holds: one that CLUSTER NODES lists as its replica and not failed, and that is not busy
-   * with a full resynchronisation (INFO replication). With none, writes there are not waited
-   * for, for five seconds (then it is asked again).
-   */
-  async #hasNoReplica(master: string | undefined): Promise<boolean> {
-    if (!this.#cluster || master === undefined) return false;
-    const node = this.#cluster.nodes('master').find((candidate) => `${candidate.options.host}:${candidate.options.port}` === master);
-    if (!node) return false;
-    let nodes: string;
-    let replication: string;
-    try {
-      [nodes, replication] = (await Promise.all([node.call('CLUSTER', 'NODES'), node.call('INFO', 'replication')])) as [string, string];
-    } catch {
-      return false;
-    }
-    const lines = String(nodes)
-      .split('\n')
-      .map((line) => line.trim().split(' '))
-      .filter((fields) => fields.length >= 8);
-    const me = lines.find((fields) => fields[2]!.split(',').includes('myself'));
-    if (!me) return false;
-    const syncing = new Set<string>();
-    for (const match of String(replication).matchAll(/^slave\d+:ip=([^,]+),port=(\d+),state=([a-z_]+)/gm)) {
-      if (match[3] !== 'online') syncing.add(`${match[1]}:${match[2]}`);
-    }
-    const promotable = lines.filter((fields) => {
-      if (fields[3] !== me[0]) return false;
-      const flags = fields[2]!.split(',');
-      if (flags.includes('fail') || flags.includes('handshake') || flags.includes('noaddr')) return false;
-      return !syncing.has(fields[1]!.split('@')[0]!);
-    });
-    if (promotable.length > 0) return false;
-    this.#replicaless.set(master, Date.now() + 5000);
-    return true;
   }
 
   // --- the store ----------------------------------------------------------------------------
@@ -414,7 +392,7 @@ export class RedisStore implements SessionStore {
           // The record first, then its place in the user's list: a session listed is one that was
           // written, so limitSessions may take a listed id it cannot find for a dead one.
           await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px]);
-          await this.#index(record, id, px);
+          await this.#index(record, id, px, deadline);
         })(),
         deadline,
       );
@@ -440,7 +418,7 @@ export class RedisStore implements SessionStore {
           const reply = await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px, 'XX']);
           if (reply !== 'OK') return false;
           // The session is listed already; this only keeps the list alive as long as it.
-          await this.#bestEffort(this.#index(record, id, px));
+          await this.#bestEffort(this.#index(record, id, px, deadline));
           return true;
         })(),
         deadline,
@@ -466,7 +444,7 @@ export class RedisStore implements SessionStore {
           const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TOUCH, 1, this.#key(id), px, expiresAt]);
           if (typeof reply === 'string') {
             const record = decode(reply);
-            if (record) await this.#bestEffort(this.#index(record, id, px));
+            if (record) await this.#bestEffort(this.#index(record, id, px, deadline));
             return record;
           }
           return reply;
@@ -503,7 +481,8 @@ export class RedisStore implements SessionStore {
           if (record && typeof record.openid === 'string') {
             // Best effort (the user's key may sit on another, failing, shard): a dead entry left in
             // the list is pruned by limitSessions.
-            await this.#bestEffort(this.#client.zrem(this.#userKey(record.openid), id));
+            const userKey = this.#userKey(record.openid);
+            await this.#bestEffort(this.#write(userKey, deadline, 'ZREM', userKey, id));
           }
           return reply !== null && reply !== undefined;
         })(),
@@ -530,9 +509,10 @@ export class RedisStore implements SessionStore {
   }
 
   /** Lists `id` under its user (user keys live in their own slots: a separate step). */
-  async #index(record: SessionRecord, id: string, px: number): Promise<void> {
+  async #index(record: SessionRecord, id: string, px: number, deadline: Deadline): Promise<void> {
     if (typeof record.openid !== 'string') return;
-    await this.#client.eval(INDEX, 1, this.#userKey(record.openid), Number(record.createdAt) || 0, id, px);
+    const userKey = this.#userKey(record.openid);
+    await this.#write(userKey, deadline, 'EVAL', INDEX, 1, userKey, Number(record.createdAt) || 0, id, px);
   }
 
   async limitSessions(openid: string, max: number): Promise<number> {
@@ -545,7 +525,7 @@ export class RedisStore implements SessionStore {
     const live = ids.filter((_, i) => exists[i] === 1);
     const dead = ids.filter((_, i) => exists[i] !== 1);
     // A listed id whose record is gone stays gone (only set() creates, and it lists after writing).
-    if (dead.length > 0) await this.#bounded(this.#client.zrem(userKey, ...dead));
+    if (dead.length > 0) await this.#writeBounded(userKey, 'ZREM', userKey, ...dead);
     const excess = live.slice(0, Math.max(0, live.length - max));
     const destroyed = await Promise.all(excess.map((id) => this.#destroy(id)));
     return destroyed.filter(Boolean).length;
@@ -566,10 +546,11 @@ export class RedisStore implements SessionStore {
     return true;
   }
 
-  /** Closes the subscription connections the store opened. Your client stays open. */
+  /** Closes the connections the store opened (subscriptions, writes that wait). Your client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#cache?.clear();
+    this.#writers?.close();
     await this.#watch.close();
   }
 
@@ -581,17 +562,20 @@ export class RedisStore implements SessionStore {
         return reply ? { token: reply[0], ttlMs: Number(reply[1]) } : undefined;
       },
       set: async (appId, token, ttlMs) => {
-        await this.#bounded(this.#client.set(key(appId, 'token'), token, 'PX', Math.max(1, Math.ceil(ttlMs))));
+        const at = key(appId, 'token');
+        await this.#writeBounded(at, 'SET', at, token, 'PX', Math.max(1, Math.ceil(ttlMs)));
       },
       drop: async (appId, token) => {
-        await this.#bounded(this.#client.eval(DELETE_IF, 1, key(appId, 'token'), token));
+        const at = key(appId, 'token');
+        await this.#writeBounded(at, 'EVAL', DELETE_IF, 1, at, token);
       },
       lock: async (appId, name, ttlMs) => {
         const owner = randomBytes(8).toString('hex');
-        const ok = await this.#bounded(this.#client.set(key(appId, `lock-${name}`), owner, 'PX', Math.ceil(ttlMs), 'NX'));
+        const at = key(appId, `lock-${name}`);
+        const ok = await this.#writeBounded(at, 'SET', at, owner, 'PX', Math.ceil(ttlMs), 'NX');
         if (ok !== 'OK') return undefined;
         return async () => {
-          await this.#bounded(this.#client.eval(DELETE_IF, 1, key(appId, `lock-${name}`), owner));
+          await this.#writeBounded(at, 'EVAL', DELETE_IF, 1, at, owner);
         };
       },
     };
