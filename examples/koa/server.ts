@@ -140,9 +140,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server
     server.listen(Number(env.PORT ?? 3000), () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  console.log(`wx-session Koa example listening on http://localhost:${port}`);
+  // Ready for a stop signal before saying it is up: whoever waits for the line may stop it at once.
   process.once('SIGTERM', () => server.close());
   process.once('SIGINT', () => server.close());
+  console.log(`wx-session Koa example listening on http://localhost:${port}`);
   return server;
 }
 
