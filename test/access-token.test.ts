@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { WxSessionError, createWxSession, type WxSession, type WxSessionCore } from '../src/index.js';
-import { cacheLifetime } from '../src/wechat/access-token.js';
+import { cacheLifetime, SharedTokenSource, type TokenCache } from '../src/wechat/access-token.js';
 import { startMockWeChat, type MockCall, type MockWeChat } from '../src/testing/index.js';
 import { coreOptions, SECRET } from './helpers.js';
 import { coreFor, errorText, expectNoSecrets, rejectionOf, SharingStore } from './support-keys.js';
@@ -522,4 +522,43 @@ describe('access tokens: the accessToken option (the user\'s own token service)'
     const [session] = await sessions(core, mock, 1, 'oOwnTimeout');
     expectWxError(await rejectionOf(session!.checkKey()), 'WX_UPSTREAM_TIMEOUT');
   });
+});
+
+describe('access tokens: SharedTokenSource.renew() against lookups in flight', () => {
+  it('a lookup that read the refused token before renew() dropped it does not hand it back (no force_refresh, which would invalidate the token the other instances just fetched)', async () => {
+    const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    let held: { token: string; until: number } | undefined = { token: 'T1', until: Date.now() + 60_000 };
+    let openDrop: () => void = () => {};
+    const cache: TokenCache = {
+      // Reads now, answers 20 ms later (a lookup in flight).
+      get: async () => {
+        const seen = held && { token: held.token, ttlMs: held.until - Date.now() };
+        await sleep(20);
+        return seen;
+      },
+      set: async (_appId, token, ttlMs) => {
+        held = { token, until: Date.now() + ttlMs };
+      },
+      drop: async (_appId, token) => {
+        await new Promise<void>((resolve) => (openDrop = resolve));
+        if (held?.token === token) held = undefined;
+      },
+      lock: async () => async () => {},
+    };
+    const fetches: boolean[] = [];
+    const source = new SharedTokenSource(async (force) => {
+      fetches.push(force);
+      return { token: force ? 'T-forced' : 'T2', expiresIn: 7200 };
+    }, cache, 'wxApp', 10_000, 1500);
+    expect(await source.get()).to.equal('T1');
+    const renewing = source.renew('T1'); // WeChat refused T1: the drop is under way
+    await sleep(1);
+    const reading = source.get(); // another request meanwhile: reads T1, not dropped yet
+    await sleep(5);
+    openDrop();
+    expect(await renewing, 'renew()').to.equal('T2');
+    expect(await reading, 'the request in between').to.equal('T2');
+    expect(fetches, 'stable_token calls (force_refresh)').to.deep.equal([false]);
+  });
+
 });

@@ -200,6 +200,13 @@ export class SharedTokenSource implements AccessTokenSource {
   #inflight: Promise<string> | undefined;
   #forcing: Promise<string> | undefined;
   #lastForce = -Infinity;
+  /**
+   * The last tokens WeChat refused here: never taken from the shared cache again. A lookup that
+   * was in flight when the refusal came (or a drop that could not reach the cache) would
+   * otherwise hand the refused token back, and renew() would take it for WeChat handing back the
+   * refused token (force_refresh, which invalidates the token the other instances just fetched).
+   */
+  readonly #refused: string[] = [];
 
   constructor(fetchToken: (forceRefresh: boolean) => Promise<FetchedToken>, cache: TokenCache, appId: string, lockMs: number, waitMs = lockMs) {
     this.#fetch = fetchToken;
@@ -215,9 +222,23 @@ export class SharedTokenSource implements AccessTokenSource {
     return this.#single();
   }
 
+  #isRefused(token: string): boolean {
+    return this.#refused.some((refused) => safeEqual(refused, token));
+  }
+
+  /** The shared token, unless WeChat refused it here. */
+  async #shared(): Promise<{ token: string; ttlMs: number } | undefined> {
+    const shared = await this.#cache.get(this.#appId);
+    return shared && !this.#isRefused(shared.token) ? shared : undefined;
+  }
+
   async renew(rejected: string): Promise<string> {
     if (this.#local && !safeEqual(this.#local.token, rejected)) return this.#local.token;
     if (this.#forcing) return this.#forcing;
+    if (!this.#isRefused(rejected)) {
+      this.#refused.push(rejected);
+      if (this.#refused.length > 8) this.#refused.shift();
+    }
     this.#local = undefined;
     await this.#cache.drop(this.#appId, rejected).catch(() => {});
     const token = await this.#single();
@@ -252,7 +273,7 @@ export class SharedTokenSource implements AccessTokenSource {
     const deadline = Date.now() + this.#lockMs;
     while (Date.now() < deadline) {
       await sleep(50);
-      const shared = await this.#cache.get(this.#appId).catch(() => undefined);
+      const shared = await this.#shared().catch(() => undefined);
       if (shared && !safeEqual(shared.token, rejected) && shared.ttlMs > 0) {
         this.#local = { token: shared.token, refreshAt: Date.now() + shared.ttlMs };
         return shared.token;
@@ -285,7 +306,7 @@ export class SharedTokenSource implements AccessTokenSource {
       let shared: { token: string; ttlMs: number } | undefined;
       let release: (() => Promise<void>) | undefined;
       try {
-        shared = await this.#cache.get(this.#appId);
+        shared = await this.#shared();
         if (!shared || !(shared.ttlMs > 0)) release = await this.#cache.lock(this.#appId, 'fetch', this.#lockMs);
       } catch {
         return this.#keep(await this.#fetch(false)); // the cache is down: fetch on our own
@@ -297,7 +318,7 @@ export class SharedTokenSource implements AccessTokenSource {
       if (release) {
         try {
           // Another instance may have stored a token between our lookup and our lock.
-          const again = await this.#cache.get(this.#appId).catch(() => undefined);
+          const again = await this.#shared().catch(() => undefined);
           if (again && again.ttlMs > 0) {
             this.#local = { token: again.token, refreshAt: Date.now() + again.ttlMs };
             return again.token;
