@@ -1,9 +1,10 @@
-// wx-session/express: translates Express requests to the core and back. No protocol logic here.
+// wx-session/express: translates Express requests to the core and back. The answers themselves
+// (statuses, headers, bodies) are built in src/http.ts.
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
-  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, tokenFrom,
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 
@@ -28,7 +29,11 @@ export interface WxSessionMiddleware extends RequestHandler {
   logout: RequestHandler;
   /** Attaches `req.wxSession` when the token is valid; never answers. */
   authenticate: RequestHandler;
-  /** Answers 401/503 unless the request has a session (authenticates itself if needed). */
+  /**
+   * Unless the request has a session, answers why not with that code's status: 401 for a missing,
+   * bad or expired token, 503 when the store failed, and a failed key refresh's own (400, 403,
+   * 429, 500, 502, 504). Authenticates the request itself if nothing did yet.
+   */
   required: RequestHandler;
   /**
    * An error handler (`app.use(wx.errors)`, last): answers any WxSessionError your routes pass to
@@ -62,7 +67,7 @@ function saveBeforeEnd(res: Response, session: WxSession): void {
       (error: unknown) => {
         if (res.headersSent) return end.apply(this, args);
         for (const name of res.getHeaderNames()) res.removeHeader(name);
-        const reply = errorReply(error instanceof WxSessionError ? error : new WxSessionError('WX_STORE_UNAVAILABLE'));
+        const reply = saveFailureReply(error);
         res.status(reply.status).set({ ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' });
         return end.call(this, JSON.stringify(reply.body));
       },
@@ -76,7 +81,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
   const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 
   const login: RequestHandler = (req, res, next) => {
-    handleLogin(core, { headers: req.headers, parsedBody: req.body, req, bodyTimeout }).then((reply) => send(res, reply), next);
+    handleLogin(core, { parsedBody: req.body, req, bodyTimeout }).then((reply) => send(res, reply), next);
   };
 
   const logout: RequestHandler = (req, res, next) => {

@@ -1,8 +1,9 @@
-// wx-session/koa: translates Koa contexts to the core and back. No protocol logic here.
+// wx-session/koa: translates Koa contexts to the core and back. The answers themselves
+// (statuses, headers, bodies) are built in src/http.ts.
 import type { Context, Middleware, Next } from 'koa';
 import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import {
-  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, tokenFrom,
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, replyFor, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 import { WxSessionError } from '../src/errors.js';
@@ -25,7 +26,11 @@ export interface WxSessionKoaMiddleware extends Middleware {
   logout: Middleware;
   /** Sets `ctx.state.wxSession` when the token is valid; never answers. */
   authenticate: Middleware;
-  /** Answers 401/503 unless the request has a session (authenticates itself if needed). */
+  /**
+   * Unless the request has a session, answers why not with that code's status: 401 for a missing,
+   * bad or expired token, 503 when the store failed, and a failed key refresh's own (400, 403,
+   * 429, 500, 502, 504). Authenticates the request itself if nothing did yet.
+   */
   required: Middleware;
   /**
    * Error middleware (`app.use(wx.errors)`, first): answers any WxSessionError thrown further
@@ -53,7 +58,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
 
   const login: Middleware = async (ctx) => {
     const parsedBody = (ctx.request as { body?: unknown }).body;
-    send(ctx, await handleLogin(core, { headers: ctx.headers, parsedBody, req: ctx.req, bodyTimeout }));
+    send(ctx, await handleLogin(core, { parsedBody, req: ctx.req, bodyTimeout }));
   };
 
   const logout: Middleware = async (ctx) => {
@@ -78,8 +83,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     try {
       await saving;
     } catch (error) {
-      if (!(error instanceof WxSessionError)) throw error;
-      send(ctx, errorReply(error));
+      send(ctx, replyFor(error));
     }
   };
 

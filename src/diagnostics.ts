@@ -1,6 +1,7 @@
 // What operators see (DESIGN.md §8 "Operators see failures"): the logger lines for failures of
-// the app's own setup and for outages, and the node:diagnostics_channel channels that metrics and
-// tracing subscribe to without a wrapper. Nothing published or logged here holds a secret.
+// the app's own setup, for outages and for store failures, and the node:diagnostics_channel
+// channels that metrics and tracing subscribe to without a wrapper. Nothing published or logged
+// here holds a secret.
 import diagnostics from 'node:diagnostics_channel';
 import { ErrorCode, WxSessionError } from './errors.js';
 import type { Logger } from './options.js';
@@ -109,4 +110,13 @@ export function reportUpstream(logger: Logger, operation: string, error: unknown
   if (!isOutage(error)) return;
   entry.message = err?.message ?? 'unexpected error';
   logger.warn(`wx-session: ${operation} failed${then}`, entry);
+}
+
+/**
+ * Logs a failed store operation (`action`, e.g. 'read a session') as `logger.warn`, with the
+ * error's message only, and returns the WX_STORE_UNAVAILABLE the caller throws or answers.
+ */
+export function storeFailure(logger: Logger, action: string, error: unknown): WxSessionError {
+  logger.warn(`wx-session: session store failed to ${action}`, { error: error instanceof Error ? error.message : String(error) });
+  return new WxSessionError('WX_STORE_UNAVAILABLE', { cause: error });
 }

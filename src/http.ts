@@ -2,7 +2,7 @@
 // An adapter maps its request to these inputs and writes the returned Reply back; nothing else.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { ErrorCode, WxSessionError } from './errors.js';
-import type { AuthResult, WxSessionCore } from './core.js';
+import type { AuthResult, WxSessionCore } from './core-types.js';
 import { isWellFormedToken } from './token.js';
 
 export const LOGIN_BODY_LIMIT = 8 * 1024;
@@ -144,10 +144,19 @@ export function reissuedHeaders(token: string): Record<string, string> {
   return { [REISSUED_TOKEN_HEADER]: token, 'Cache-Control': 'no-store' };
 }
 
-/** Any failure as a Reply: our own errors as they are, anything else as a store failure is not assumed. */
+/** A WxSessionError as its Reply; anything else is rethrown, for the framework's own error handling. */
 export function replyFor(error: unknown, token?: string): Reply {
   if (error instanceof WxSessionError) return errorReply(error, token);
   throw error;
+}
+
+/**
+ * The answer when changed `session.data` could not be saved once the route had answered: the
+ * core reports every store failure as a WxSessionError (WX_STORE_UNAVAILABLE); anything else is
+ * answered as one too, since the route's own answer can no longer go out.
+ */
+export function saveFailureReply(error: unknown): Reply {
+  return errorReply(error instanceof WxSessionError ? error : new WxSessionError('WX_STORE_UNAVAILABLE'));
 }
 
 /**
@@ -202,10 +211,9 @@ export function readBody(req: IncomingMessage, timeout = DEFAULT_BODY_TIMEOUT): 
 }
 
 export interface LoginInput {
-  headers: IncomingHttpHeaders;
   /** What a body parser produced, or undefined when none ran. */
   parsedBody: unknown;
-  /** The raw request, read here when no parser ran. */
+  /** The raw request: its headers, and its body when no parser ran. */
   req: IncomingMessage;
   /** How long the body may take when read here. @default DEFAULT_BODY_TIMEOUT */
   bodyTimeout?: number;
@@ -242,7 +250,7 @@ async function loginBody(input: LoginInput): Promise<Record<string, unknown>> {
 export async function handleLogin(core: WxSessionCore, input: LoginInput): Promise<Reply> {
   try {
     const body = await loginBody(input);
-    const code = body.code ?? codeFrom(input.headers);
+    const code = body.code ?? codeFrom(input.req.headers);
     const { token, session, expiresIn } = await core.login(code, { encryptedData: body.encryptedData, iv: body.iv });
     const answer: Record<string, unknown> = { token, expiresIn };
     if (core.config.exposeOpenid) {
@@ -288,5 +296,5 @@ export function authenticateHeaders(core: WxSessionCore, headers: IncomingHttpHe
     return OVERSIZED_CODE;
   }
   const options = code === undefined ? undefined : { code };
-  return core.authenticateSync?.(token, options) ?? core.authenticate(token, options);
+  return core.authenticateSync(token, options) ?? core.authenticate(token, options);
 }

@@ -49,6 +49,15 @@ export interface WxSessionOptions {
    * with `limitSessions` (MemoryStore and RedisStore have it). @default 10
    */
   maxSessionsPerUser?: number | false;
+  /**
+   * The clock, in epoch milliseconds. Session expiry, rolling renewal, the checkSessionKey
+   * interval, the pause after a checksession outage, access-token expiry and the `maxDataAge` of
+   * encryptedData all read it, and so does the MemoryStore the core makes when `store` is left
+   * out. For tests: move time by hand instead of sleeping. A store you pass in keeps its own
+   * clock (`new MemoryStore({ now })` shares this one); network timeouts run on real timers.
+   * @default Date.now
+   */
+  now?: () => number;
 }
 
 export interface ResolvedOptions {
@@ -67,6 +76,7 @@ export interface ResolvedOptions {
   maxDataAge: number | undefined;
   logger: Logger;
   maxSessionsPerUser: number | false;
+  now: () => number;
 }
 
 export const defaults = Object.freeze({
@@ -80,6 +90,9 @@ export const defaults = Object.freeze({
 });
 
 const silent: Logger = Object.freeze({ warn() {}, error() {} });
+
+/** Date.now, looked up at each call, so fake timers that replace it (sinon, Jest) move it too. */
+export const wallClock = (): number => Date.now();
 
 function fail(message: string): never {
   throw new TypeError(`wx-session: ${message}`);
@@ -134,6 +147,8 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
   if (maxSessionsPerUser !== false && !(Number.isInteger(maxSessionsPerUser) && maxSessionsPerUser >= 1)) {
     fail('maxSessionsPerUser must be a positive integer or false');
   }
+  const now = options.now ?? wallClock;
+  if (typeof now !== 'function') fail('now must be a function returning epoch milliseconds');
 
   return {
     appId,
@@ -151,5 +166,6 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
     maxDataAge: options.maxDataAge,
     logger,
     maxSessionsPerUser,
+    now,
   };
 }

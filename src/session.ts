@@ -4,12 +4,20 @@ import { inspect } from 'node:util';
 import { decryptData, signPayload, verifyRawData } from './crypto.js';
 import { interactiveItems, storageItems, storageKeys, type InteractiveItem, type StorageItem } from './wechat/limits.js';
 import type { SessionRecord } from './store.js';
-import type { WxSessionData } from './index.js';
+
+/**
+ * The shape of `session.data`. Empty by default; declare your own fields with
+ * `declare module 'wx-session' { interface WxSessionData { coins?: number } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface WxSessionData {}
 
 /** What a session needs from the core that made it. */
 export interface SessionHost {
   readonly appId: string;
   readonly maxDataAge: number | undefined;
+  /** The core's clock (epoch ms), for the watermark age `maxDataAge` limits. */
+  now(): number;
   destroy(session: WxSession): Promise<void>;
   /** Saves `data`, given as the JSON the session serialised it to. */
   save(session: WxSession, data: string): Promise<void>;
@@ -108,7 +116,8 @@ export class WxSession {
 
   /** Decrypts encryptedData sent by the game (watermark appid checked). */
   decrypt(encryptedData: string, iv: string): Record<string, unknown> {
-    return decryptData({ appId: this.#host.appId, sessionKey: this.sessionKey, encryptedData, iv, maxAge: this.#host.maxDataAge });
+    const host = this.#host;
+    return decryptData({ appId: host.appId, sessionKey: this.sessionKey, encryptedData, iv, maxAge: host.maxDataAge, now: host.now() });
   }
 
   /** True when `signature === sha1(rawData + session_key)` (timing-safe). */

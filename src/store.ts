@@ -1,6 +1,5 @@
 // The session store contract. Stores are promise-based; the TTL is passed in, and the record
 // carries `expiresAt` too, which the core checks, so a store that ignores TTL is still safe.
-import type { TokenCache } from './wechat/access-token.js';
 
 /** What a store keeps for one session. Treat it as immutable: the core writes new records. */
 export interface SessionRecord {
@@ -57,9 +56,9 @@ export interface SessionStore {
   limitSessions?(openid: string, max: number): Promise<number>;
   /**
    * Recommended. Extends the session to `ttlMs` from now: both the store's own TTL and the
-   * record's `expiresAt` (which becomes `Date.now() + ttlMs`). An unknown id is a no-op (nothing
-   * is created, as with `update`). Used for
-   * rolling renewal, so a renewal never overwrites data another request saved meanwhile.
+   * record's `expiresAt` (which becomes now + `ttlMs`, by the store's clock). An unknown id is a
+   * no-op (nothing is created, as with `update`). Used for rolling renewal, so a renewal never
+   * overwrites data another request saved meanwhile.
    */
   touch?(id: string, ttlMs: number): Promise<void>;
   /**
@@ -73,4 +72,18 @@ export interface SessionStore {
    * without it each process keeps its own.
    */
   readonly accessTokens?: TokenCache;
+}
+
+/**
+ * Where instances share one access token, so N servers make one stable_token call per token
+ * lifetime, not N. RedisStore provides one as `store.accessTokens`.
+ */
+export interface TokenCache {
+  /** The shared token and how long it is still to be used, if any. */
+  get(appId: string): Promise<{ token: string; ttlMs: number } | undefined>;
+  set(appId: string, token: string, ttlMs: number): Promise<void>;
+  /** Forgets the shared token, only if it is still `token`. */
+  drop(appId: string, token: string): Promise<void>;
+  /** A lock that expires by itself after `ttlMs`; resolves to its release, or undefined when taken. */
+  lock(appId: string, name: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
 }

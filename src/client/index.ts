@@ -263,90 +263,96 @@ interface KeyRefresh {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The pieces of a client, each over the `wx` it was given
 
-export function createSessionClient(options: SessionClientOptions): SessionClient {
-  if (!options || typeof options.baseUrl !== 'string' || options.baseUrl === '') throw new TypeError('wx-session/client: baseUrl is required');
-  const api: WxApi | undefined = options.wx || (typeof wx !== 'undefined' ? wx : undefined);
-  if (!api) throw new TypeError('wx-session/client: no wx object (pass options.wx outside WeChat)');
-  const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const loginPath = checkPath('loginPath', options.loginPath || '/wx/login');
-  const logoutPath = checkPath('logoutPath', options.logoutPath || '/wx/logout');
-  const storageKey = options.storageKey || 'wx-session-token';
+/** The token: kept with wx storage, so a relaunched game reuses it, and in memory should storage fail. */
+interface TokenSlot {
+  current(): string | undefined;
+  save(token: string): void;
+  clear(): void;
+}
 
+function tokenSlot(api: WxApi, storageKey: string): TokenSlot {
   let memory: string | undefined;
+  return {
+    current() {
+      if (memory) return memory;
+      try {
+        const stored = api.getStorageSync(storageKey);
+        if (typeof stored === 'string' && stored !== '') memory = stored;
+      } catch (_) {
+        // storage unreadable: no token
+      }
+      return memory;
+    },
+    save(token) {
+      memory = token;
+      try {
+        api.setStorageSync(storageKey, token);
+      } catch (_) {
+        // storage full or failing: the token still lives in memory for this launch
+      }
+    },
+    clear() {
+      memory = undefined;
+      try {
+        api.removeStorageSync(storageKey);
+      } catch (_) {
+        // nothing more to do
+      }
+    },
+  };
+}
+
+/** `wx.login`, `wx.request` and `wx.uploadFile` as promises; a failure rejects with a SessionClientError. */
+interface WxCalls {
+  login(): Promise<string>;
+  request(request: WxRequestOptions): Promise<WxRequestSuccess>;
+  upload(upload: WxUploadFileOptions): Promise<WxUploadFileSuccess>;
+}
+
+function wxCalls(api: WxApi): WxCalls {
+  return {
+    login: () =>
+      new Promise((resolve, reject) => {
+        const failed = (errMsg: string) => reject(new SessionClientError('LOGIN_FAILED', `wx-session/client: ${errMsg}`, { errMsg }));
+        api.login({
+          success: (result) => (result && result.code ? resolve(result.code) : failed('wx.login gave no code')),
+          fail: (error) => failed((error && error.errMsg) || 'login:fail'),
+        });
+      }),
+    request: (request) =>
+      new Promise((resolve, reject) => {
+        request.success = resolve;
+        request.fail = (error) => reject(networkError(error, 'request'));
+        api.request(request);
+      }),
+    upload: (upload) =>
+      new Promise((resolve, reject) => {
+        upload.success = resolve;
+        upload.fail = (error) => reject(networkError(error, 'uploadFile'));
+        api.uploadFile(upload);
+      }),
+  };
+}
+
+/** Logging in (`wx.login` + POST loginPath): one at a time, shared by everyone who needs it. */
+interface Logins {
+  once(): Promise<LoginOutcome>;
+  /** After `failed` was refused: a token someone else got meanwhile, or a login (once). */
+  relogin(failed: string): Promise<LoginOutcome> | LoginOutcome;
+  /** A logout: a login under way does not store its token afterwards. */
+  abandon(): void;
+}
+
+function logins(calls: WxCalls, tokens: TokenSlot, loginUrl: string): Logins {
   let flight: Promise<LoginOutcome> | undefined;
-  /** The latest key refresh, under way or settled. */
-  let refresh: KeyRefresh | undefined;
-  /** Bumped by logout, so a login that was under way does not store its token afterwards. */
   let epoch = 0;
 
-  const urlOf = (path: string) => baseUrl + (path.charAt(0) === '/' ? path : `/${path}`);
-
-  // ---- token storage: wx storage, with the value kept in memory if storage fails
-
-  function current(): string | undefined {
-    if (memory) return memory;
-    try {
-      const stored = api!.getStorageSync(storageKey);
-      if (typeof stored === 'string' && stored !== '') memory = stored;
-    } catch (_) {
-      // storage unreadable: no token
-    }
-    return memory;
-  }
-
-  function save(token: string): void {
-    memory = token;
-    try {
-      api!.setStorageSync(storageKey, token);
-    } catch (_) {
-      // storage full or failing: the token still lives in memory for this launch
-    }
-  }
-
-  function clear(): void {
-    memory = undefined;
-    try {
-      api!.removeStorageSync(storageKey);
-    } catch (_) {
-      // nothing more to do
-    }
-  }
-
-  // ---- promise wrappers of wx.*
-
-  function wxLogin(): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const failed = (errMsg: string) => reject(new SessionClientError('LOGIN_FAILED', `wx-session/client: ${errMsg}`, { errMsg }));
-      api!.login({
-        success: (result) => (result && result.code ? resolve(result.code) : failed('wx.login gave no code')),
-        fail: (error) => failed((error && error.errMsg) || 'login:fail'),
-      });
-    });
-  }
-
-  function wxRequest(request: WxRequestOptions): Promise<WxRequestSuccess> {
-    return new Promise((resolve, reject) => {
-      request.success = resolve;
-      request.fail = (error) => reject(networkError(error, 'request'));
-      api!.request(request);
-    });
-  }
-
-  function wxUpload(upload: WxUploadFileOptions): Promise<WxUploadFileSuccess> {
-    return new Promise((resolve, reject) => {
-      upload.success = resolve;
-      upload.fail = (error) => reject(networkError(error, 'uploadFile'));
-      api!.uploadFile(upload);
-    });
-  }
-
-  // ---- login: one at a time, shared by everyone who needs it
-
-  async function doLogin(): Promise<LoginOutcome> {
+  async function login(): Promise<LoginOutcome> {
     const started = epoch;
-    const code = await wxLogin();
-    const res = await wxRequest({ url: urlOf(loginPath), method: 'POST', data: { code }, header: { 'content-type': 'application/json' } });
+    const code = await calls.login();
+    const res = await calls.request({ url: loginUrl, method: 'POST', data: { code }, header: { 'content-type': 'application/json' } });
     let body = res.data;
     if (typeof body === 'string') {
       try {
@@ -360,128 +366,183 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
     if (!result || typeof result !== 'object' || typeof result.token !== 'string' || result.token === '') {
       throw new SessionClientError('LOGIN_FAILED', 'wx-session/client: the login answer has no token', { statusCode: 200, data: body });
     }
-    if (started === epoch) save(result.token);
+    if (started === epoch) tokens.save(result.token);
     return { token: result.token, result };
   }
 
-  function loginOnce(): Promise<LoginOutcome> {
+  function once(): Promise<LoginOutcome> {
     if (!flight) {
       const done = () => {
         flight = undefined;
       };
-      flight = doLogin();
+      flight = login();
       flight.then(done, done);
     }
     return flight;
   }
 
-  /** After `failed` was refused: reuse a token someone else got meanwhile, or log in (once). */
-  function relogin(failed: string): Promise<LoginOutcome> | LoginOutcome {
-    const now = current();
-    if (now !== undefined && now !== failed) return { token: now };
-    if (now === failed) clear();
-    return loginOnce();
-  }
+  return {
+    once,
+    relogin(failed) {
+      const now = tokens.current();
+      if (now !== undefined && now !== failed) return { token: now };
+      if (now === failed) tokens.clear();
+      return once();
+    },
+    abandon() {
+      epoch++;
+    },
+  };
+}
 
-  // ---- key refresh: one wx.login for every request of a token that meets WX_SESSION_KEY_EXPIRED
-
+/** Key refreshes: one wx.login for every request of a token that meets WX_SESSION_KEY_EXPIRED. */
+interface KeyRefreshes {
+  /** The latest refresh if it has settled: one that ended before a request was sent did not repair what that request meets. */
+  settled(): KeyRefresh | undefined;
   /**
-   * Starts a key refresh of `token`: one `wx.login()`, then `attempt(token, code)`, the retry with
-   * X-WX-Code. Resolves or rejects as that retry does.
+   * The refresh a request of `token` answered WX_SESSION_KEY_EXPIRED should wait for instead of
+   * starting its own, if any: the latest one of the same token, unless it had already settled
+   * when the request was sent (`settledAtSend`). One under way, or one that ended while the
+   * request was in flight, may have repaired the session after the server answered.
    */
-  function startRefresh<R>(token: string, attempt: (token: string, code: string) => Promise<R>): Promise<R> {
-    const retrying = wxLogin().then((code) => attempt(token, code));
-    const mine = { token, settled: false } as KeyRefresh;
-    const settle = () => {
-      mine.settled = true;
-    };
-    mine.done = retrying.then(settle, settle);
-    refresh = mine;
-    return retrying;
-  }
+  toJoin(token: string, settledAtSend: KeyRefresh | undefined): KeyRefresh | undefined;
+  /** Starts one: `wx.login()`, then `attempt(token, code)`, the retry with X-WX-Code. Settles as that retry does. */
+  start<R>(token: string, attempt: (token: string, code: string) => Promise<R>): Promise<R>;
+}
 
-  /**
-   * The key refresh a request of `token` that was answered WX_SESSION_KEY_EXPIRED should wait for
-   * instead of starting its own, if any: the latest refresh of the same token, unless it had
-   * already settled when the request was sent (`settledAtSend`). One under way, or one that ended
-   * while the request was in flight, may have repaired the session after the server answered.
-   */
-  function refreshToJoin(token: string, settledAtSend: KeyRefresh | undefined): KeyRefresh | undefined {
-    return refresh && refresh.token === token && refresh !== settledAtSend ? refresh : undefined;
-  }
+function keyRefreshes(wxLogin: () => Promise<string>): KeyRefreshes {
+  /** The latest key refresh, under way or settled. */
+  let refresh: KeyRefresh | undefined;
+  return {
+    settled: () => (refresh && refresh.settled ? refresh : undefined),
+    toJoin: (token, settledAtSend) => (refresh && refresh.token === token && refresh !== settledAtSend ? refresh : undefined),
+    start(token, attempt) {
+      const retrying = wxLogin().then((code) => attempt(token, code));
+      const mine = { token, settled: false } as KeyRefresh;
+      const settle = () => {
+        mine.settled = true;
+      };
+      mine.done = retrying.then(settle, settle);
+      refresh = mine;
+      return retrying;
+    },
+  };
+}
 
-  // ---- the session protocol around one request
+/** What the session protocol around a request works with. */
+interface SessionParts {
+  tokens: TokenSlot;
+  logins: Logins;
+  refreshes: KeyRefreshes;
+}
 
-  async function withSession<R extends Answer>(send: (header: WxHeader) => Promise<R>, userHeader: WxHeader | undefined, fromLogin: (answer: Answer) => R): Promise<R> {
-    const attempt = async (token: string, code?: string): Promise<R> => {
-      const header: WxHeader = {};
-      if (userHeader) {
-        for (const name in userHeader) {
-          const lower = name.toLowerCase();
-          if (lower !== 'x-wx-session' && lower !== 'x-wx-code') header[name] = userHeader[name]!;
-        }
+/**
+ * One try of a request under `token` (and `code`, on a key refresh): the caller's headers without
+ * its own session headers, ours added; a token the answer re-issues is stored.
+ */
+function attemptWith<R extends Answer>(tokens: TokenSlot, send: (header: WxHeader) => Promise<R>, userHeader: WxHeader | undefined) {
+  return async (token: string, code?: string): Promise<R> => {
+    const header: WxHeader = {};
+    if (userHeader) {
+      for (const name in userHeader) {
+        const lower = name.toLowerCase();
+        if (lower !== 'x-wx-session' && lower !== 'x-wx-code') header[name] = userHeader[name]!;
       }
-      header[TOKEN_HEADER] = token;
-      if (code) header[CODE_HEADER] = code;
-      const res = await send(header);
-      const reissued = headerOf(res.header, REISSUED_TOKEN_HEADER);
-      if (reissued && current() === token) save(reissued);
-      return res;
-    };
-
-    let token = current();
-    if (!token) {
-      const outcome = await loginOnce();
-      if ('answer' in outcome) return fromLogin(outcome.answer);
-      token = outcome.token;
     }
-    const settledAtSend = refresh && refresh.settled ? refresh : undefined;
-    const res = await attempt(token);
-    const code = res.statusCode === 401 ? errorCodeOf(res.data) : undefined;
-    let retry: R;
-    if (code === KEY_EXPIRED) {
-      // The session is fine but its session_key is stale: a fresh code lets the server repair it in
-      // place, keeping the token. One repair serves every request of this token, and WeChat redeems
-      // a code once: the first request gets a code and retries with it; the others wait for that
-      // retry to settle and retry without a code (still one retry each, whatever the answer).
-      const shared = refreshToJoin(token, settledAtSend);
-      if (shared) {
-        await shared.done;
-        retry = await attempt(token);
-      } else {
-        retry = await startRefresh(token, attempt);
-      }
-    } else if (isSessionCode(code)) {
-      const outcome = await relogin(token);
-      if ('answer' in outcome) return fromLogin(outcome.answer);
-      token = outcome.token;
+    header[TOKEN_HEADER] = token;
+    if (code) header[CODE_HEADER] = code;
+    const res = await send(header);
+    const reissued = headerOf(res.header, REISSUED_TOKEN_HEADER);
+    if (reissued && tokens.current() === token) tokens.save(reissued);
+    return res;
+  };
+}
+
+/** The session protocol around one request: log in when there is no token, and one retry on a session 401. */
+async function withSession<R extends Answer>(parts: SessionParts, send: (header: WxHeader) => Promise<R>, userHeader: WxHeader | undefined, fromLogin: (answer: Answer) => R): Promise<R> {
+  const { tokens, logins, refreshes } = parts;
+  const attempt = attemptWith(tokens, send, userHeader);
+  let token = tokens.current();
+  if (!token) {
+    const outcome = await logins.once();
+    if ('answer' in outcome) return fromLogin(outcome.answer);
+    token = outcome.token;
+  }
+  const settledAtSend = refreshes.settled();
+  const res = await attempt(token);
+  const code = res.statusCode === 401 ? errorCodeOf(res.data) : undefined;
+  let retry: R;
+  if (code === KEY_EXPIRED) {
+    // The session is fine but its session_key is stale: a fresh code lets the server repair it in
+    // place, keeping the token. One repair serves every request of this token, and WeChat redeems
+    // a code once: the first request gets a code and retries with it; the others wait for that
+    // retry to settle and retry without a code (still one retry each, whatever the answer).
+    const shared = refreshes.toJoin(token, settledAtSend);
+    if (shared) {
+      await shared.done;
       retry = await attempt(token);
     } else {
-      return res;
+      retry = await refreshes.start(token, attempt);
     }
-    // One retry only. If the token is still refused, forget it: the next call logs in afresh.
-    if (retry.statusCode === 401 && isSessionCode(errorCodeOf(retry.data)) && current() === token) clear();
-    return retry;
+  } else if (isSessionCode(code)) {
+    const outcome = await logins.relogin(token);
+    if ('answer' in outcome) return fromLogin(outcome.answer);
+    token = outcome.token;
+    retry = await attempt(token);
+  } else {
+    return res;
   }
+  // One retry only. If the token is still refused, forget it: the next call logs in afresh.
+  if (retry.statusCode === 401 && isSessionCode(errorCodeOf(retry.data)) && tokens.current() === token) tokens.clear();
+  return retry;
+}
 
-  /** Copies a wx.* options object without the keys the client sets itself. */
-  function copy<T extends object>(source: T): T {
-    const target = {} as T;
-    for (const key in source) {
-      if (key !== 'success' && key !== 'fail' && key !== 'complete' && key !== 'url' && key !== 'header') target[key] = source[key];
-    }
-    return target;
+/** Copies a wx.* options object without the keys the client sets itself. */
+function copy<T extends object>(source: T): T {
+  const target = {} as T;
+  for (const key in source) {
+    if (key !== 'success' && key !== 'fail' && key !== 'complete' && key !== 'url' && key !== 'header') target[key] = source[key];
   }
+  return target;
+}
+
+/** Why `client.login()` rejects when the server answered the login with an error. */
+function loginRefused(answer: Answer): SessionClientError {
+  const { statusCode, data, header } = answer;
+  const retryAfter = Number(headerOf(header, 'retry-after'));
+  const code = errorCodeOf(data);
+  return new SessionClientError(code || 'LOGIN_FAILED', `wx-session/client: login answered ${statusCode}${code ? ` ${code}` : ''}`, {
+    statusCode,
+    data,
+    retryAfter: retryAfter >= 0 ? retryAfter : undefined,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export function createSessionClient(options: SessionClientOptions): SessionClient {
+  if (!options || typeof options.baseUrl !== 'string' || options.baseUrl === '') throw new TypeError('wx-session/client: baseUrl is required');
+  const api: WxApi | undefined = options.wx || (typeof wx !== 'undefined' ? wx : undefined);
+  if (!api) throw new TypeError('wx-session/client: no wx object (pass options.wx outside WeChat)');
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const loginPath = checkPath('loginPath', options.loginPath || '/wx/login');
+  const logoutPath = checkPath('logoutPath', options.logoutPath || '/wx/logout');
+  const urlOf = (path: string) => baseUrl + (path.charAt(0) === '/' ? path : `/${path}`);
+
+  const calls = wxCalls(api);
+  const tokens = tokenSlot(api, options.storageKey || 'wx-session-token');
+  const parts: SessionParts = { tokens, logins: logins(calls, tokens, urlOf(loginPath)), refreshes: keyRefreshes(calls.login) };
 
   return {
     request<T = unknown>(options: SessionRequestOptions): Promise<SessionResponse<T>> {
       const url = urlOf(options.url);
       return withSession(
+        parts,
         (header) => {
           const request = copy(options) as WxRequestOptions;
           request.url = url;
           request.header = header;
-          return wxRequest(request) as Promise<SessionResponse<T>>;
+          return calls.request(request) as Promise<SessionResponse<T>>;
         },
         options.header,
         (answer) => answer as SessionResponse<T>,
@@ -491,11 +552,12 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
     uploadFile(options: SessionUploadOptions): Promise<SessionUploadResponse> {
       const url = urlOf(options.url);
       return withSession(
+        parts,
         (header) => {
           const upload = copy(options) as WxUploadFileOptions;
           upload.url = url;
           upload.header = header;
-          return wxUpload(upload);
+          return calls.upload(upload);
         },
         options.header,
         (answer) => ({ statusCode: answer.statusCode, data: typeof answer.data === 'string' ? answer.data : JSON.stringify(answer.data), header: answer.header }),
@@ -503,34 +565,22 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
     },
 
     login(): Promise<SessionLoginResult> {
-      return loginOnce().then((outcome) => {
-        if (!('answer' in outcome)) return outcome.result!;
-        const { statusCode, data, header } = outcome.answer;
-        const retryAfter = Number(headerOf(header, 'retry-after'));
-        const code = errorCodeOf(data);
-        return Promise.reject(
-          new SessionClientError(code || 'LOGIN_FAILED', `wx-session/client: login answered ${statusCode}${code ? ` ${code}` : ''}`, {
-            statusCode,
-            data,
-            retryAfter: retryAfter >= 0 ? retryAfter : undefined,
-          }),
-        );
-      });
+      return parts.logins.once().then((outcome) => ('answer' in outcome ? Promise.reject(loginRefused(outcome.answer)) : outcome.result!));
     },
 
     logout(): Promise<void> {
-      const token = current();
-      epoch++;
-      clear();
+      const token = tokens.current();
+      parts.logins.abandon();
+      tokens.clear();
       if (!token) return Promise.resolve();
       const header: WxHeader = {};
       header[TOKEN_HEADER] = token;
-      return wxRequest({ url: urlOf(logoutPath), method: 'POST', header }).then(
+      return calls.request({ url: urlOf(logoutPath), method: 'POST', header }).then(
         () => undefined,
         () => undefined,
       );
     },
 
-    token: current,
+    token: tokens.current,
   };
 }

@@ -6,6 +6,7 @@
 // An index openid -> ids (kept by the LRU's dispose hook, so it follows every delete, eviction
 // and expiry) gives the per-user cap (`limitSessions`).
 import { LRUCache } from 'lru-cache';
+import { wallClock } from '../options.js';
 import type { SessionRecord, SessionStore } from '../store.js';
 
 export interface MemoryStoreOptions {
@@ -15,11 +16,18 @@ export interface MemoryStoreOptions {
    * @default 100000
    */
   max?: number;
+  /**
+   * The clock, in epoch ms, that expiry and `touch` read: for tests, the same `now` the core is
+   * given (the core passes its own to the MemoryStore it makes when `store` is left out).
+   * @default Date.now
+   */
+  now?: () => number;
 }
 
 export class MemoryStore implements SessionStore {
   readonly #cache: LRUCache<string, SessionRecord>;
   readonly #max: number;
+  readonly #now: () => number;
   /** openid -> (id -> createdAt) of the records the cache holds (expired ones until purged). */
   readonly #byUser = new Map<string, Map<string, number>>();
   #purgedAt = 0;
@@ -27,11 +35,16 @@ export class MemoryStore implements SessionStore {
   constructor(options: MemoryStoreOptions = {}) {
     const max = options.max ?? 100_000;
     if (!Number.isInteger(max) || max < 1) throw new TypeError('wx-session: MemoryStore max must be a positive integer');
+    if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('wx-session: MemoryStore now must be a function');
     this.#max = max;
+    this.#now = options.now ?? wallClock;
     this.#cache = new LRUCache<string, SessionRecord>({
       max,
       // Runs synchronously on delete, eviction, expiry and replacement.
       dispose: (record, id) => this.#unindex(id, record),
+      // A given clock drives the TTLs too, read afresh each time (it may jump); else the LRU's
+      // own monotonic one, read at most once a millisecond.
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     });
   }
 
@@ -59,7 +72,7 @@ export class MemoryStore implements SessionStore {
   #live(openid: string): string[] {
     const ids = this.#byUser.get(openid);
     if (!ids) return [];
-    const now = Date.now();
+    const now = this.#now();
     const live: Array<[string, number]> = [];
     for (const [id, createdAt] of [...ids]) {
       const record = this.#cache.peek(id); // no recency change; undefined once expired
@@ -96,7 +109,7 @@ export class MemoryStore implements SessionStore {
    * rather than letting the LRU push out someone else's.
    */
   #makeRoom(record: SessionRecord): void {
-    const now = Date.now();
+    const now = this.#now();
     if (now - this.#purgedAt >= 1000) {
       this.#purgedAt = now;
       this.#cache.purgeStale();
@@ -123,7 +136,7 @@ export class MemoryStore implements SessionStore {
 
   async touch(id: string, ttlMs: number): Promise<void> {
     const record = this.#cache.peek(id);
-    if (record) this.#write(id, { ...record, expiresAt: Date.now() + ttlMs }, ttlMs);
+    if (record) this.#write(id, { ...record, expiresAt: this.#now() + ttlMs }, ttlMs);
   }
 
   async limitSessions(openid: string, max: number): Promise<number> {

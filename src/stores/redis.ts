@@ -1,13 +1,14 @@
 // RedisStore: sessions as JSON under `prefix + id` with a PX TTL, on the user's ioredis client
-// (a single Redis or a Redis Cluster). Reads are served from a short in-process cache; every
-// write and destroy is announced (in the same round trip as the write) so other instances drop
-// their copy before the write is acknowledged; see redis-watch.ts for how, on a single Redis and
-// on a Cluster. Every operation is bounded in time.
+// (a single Redis or a Redis Cluster). Reads are served from a short in-process cache
+// (redis-cache.ts); every write and destroy is announced (in the same round trip as the write) so
+// other instances drop their copy before the write is acknowledged; see redis-watch.ts and
+// redis-shard-watch.ts for how, on a single Redis and on a Cluster. Every operation is bounded
+// in time.
 //
 // Reads go on the user's client. Writes go there too on a single Redis without `wait`; on a
 // Cluster (and with `wait`) they go on the store's own connections, one per master, where each
 // is confirmed by a replica (WAIT) before it is acknowledged, and where a write is never sent
-// after its caller was answered; see redis-writer.ts.
+// after its caller was answered; see redis-writers.ts.
 //
 // Promises (DESIGN.md §8):
 //   - a logout is final: `update` and `touch` write only while the session exists (SET XX, one
@@ -18,179 +19,56 @@
 //     as `destroy` does. The user key and the session keys may sit in different cluster slots,
 //     so nothing here is a cross-slot script.
 import { randomBytes } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
+import type { Redis } from 'ioredis';
 import type { SessionRecord, SessionStore } from '../store.js';
-import type { TokenCache } from '../wechat/access-token.js';
-import { ShardWatch, SingleWatch, message, type Watch, type WatchHost } from './redis-watch.js';
-import { Writers, type Deadline } from './redis-writer.js';
+import type { TokenCache } from '../store.js';
+import { RecordCache, type Ticket } from './redis-cache.js';
+import { bounded } from './redis-connection.js';
+import { storeSettings, type RedisStoreOptions } from './redis-options.js';
+import { decode, encode, INDEX, TAKE, TOUCH } from './redis-scripts.js';
+import { ShardWatch } from './redis-shard-watch.js';
+import { redisTokenCache } from './redis-tokens.js';
+import { SingleWatch, message, type Watch, type WatchHost } from './redis-watch.js';
+import type { Command, Deadline, Reply } from './redis-writer.js';
+import { Writers } from './redis-writers.js';
 
-export interface RedisStoreOptions {
-  /** Your ioredis client (a Redis or a Cluster). The store never closes it. */
-  client: Redis | Cluster;
-  /** Prefix of every key and channel. @default 'wxs:' */
-  prefix?: string;
-  /** Milliseconds before a Redis operation counts as failed (WX_STORE_UNAVAILABLE). @default 1000 */
-  timeout?: number;
-  /**
-   * In-process cache of records read or written here, or false for none. Entries are dropped
-   * when another instance announces a change, and the cache is bypassed while the
-   * subscription is down. On a Cluster, `lease` (ms) is how long an answered heartbeat of a
-   * master's subscription vouches for the entries of its slots; it is kept under half the
-   * cluster's node timeout when the nodes tell it (CONFIG GET). @default { max: 10000, ttl: 10000, lease: 1000 }
-   */
-  cache?: { max?: number; ttl?: number; lease?: number } | false;
-  /**
-   * After each write, wait (WAIT) until this many replicas have it, for at most `timeout` ms; a
-   * write no replica confirmed in time fails (WX_STORE_UNAVAILABLE), though it may have been
-   * applied, so that an acknowledged write (a logout above all) survives the failover of its
-   * master. Writes that wait go on connections the store opens itself (one per master; on a
-   * Cluster all writes do, `wait: false` or not), so a WAIT never holds up your client's reads.
-   * On a Cluster a master is asked itself whether it has a replica a failover could promote: one
-   * with none (e.g. a replica just promoted, until the old master rejoins) is not waited for, and
-   * is asked again with every write. On a single Redis, set it only when the server has
-   * replicas. @default on a Cluster { replicas: 1, timeout: min(500, timeout / 2) }; off on a single Redis
-   */
-  wait?: { replicas?: number; timeout?: number } | false;
-}
-
-class StoreTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`Redis did not answer within ${ms} ms`);
-    this.name = 'StoreTimeoutError';
-  }
-}
-
-// Moves `expiresAt` (always the first field, see encode) and the key's TTL in one step; answers
-// the new record, 0 when there is none, -1 when it was not written by encode().
-const TOUCH = `
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local n, c = string.gsub(v, '^{"expiresAt":%d+', '{"expiresAt":' .. ARGV[2], 1)
-if c == 0 then return -1 end
-redis.call('SET', KEYS[1], n, 'PX', ARGV[1])
-return n`;
-
-// Deletes the record, answering what it held (GETDEL, also on Redis < 6.2).
-const TAKE = `
-local v = redis.call('GET', KEYS[1])
-if v then redis.call('DEL', KEYS[1]) end
-return v`;
-
-// Lists a session under its user, and keeps the user's key at least as long as the session.
-const INDEX = `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-local t = redis.call('PTTL', KEYS[1])
-if t < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1`;
-
-// Deletes a key only while it still holds the given value (token renewal, lock release).
-const DELETE_IF = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-// The token and its remaining life in one round trip.
-const TOKEN_WITH_TTL = `
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-return {v, redis.call('PTTL', KEYS[1])}`;
-
-function encode(record: SessionRecord): string {
-  // expiresAt first, so the TOUCH script can move it without decoding the JSON.
-  const { expiresAt, ...rest } = record;
-  return JSON.stringify({ expiresAt, ...rest });
-}
-
-function decode(json: unknown): SessionRecord | undefined {
-  if (typeof json !== 'string') return undefined;
-  try {
-    const record = JSON.parse(json) as SessionRecord;
-    return record && typeof record === 'object' ? record : undefined;
-  } catch {
-    return undefined; // not ours, or damaged: as good as absent
-  }
-}
-
-interface Entry {
-  record: SessionRecord;
-  slot: number;
-}
-
-/** Operations in flight on one id, and how many changes of it were seen meanwhile. */
-interface Pending {
-  ops: number;
-  gen: number;
-}
-
-interface Ticket {
-  pending: Pending;
-  gen: number;
-  epoch: number;
-  slot: number;
-}
-
-type Pipeline = ReturnType<Redis['pipeline']>;
+export type { RedisStoreOptions } from './redis-options.js';
 
 export class RedisStore implements SessionStore {
   /** The user's client; a Cluster has the same commands (typed as Redis for brevity). */
   readonly #client: Redis;
-  readonly #cluster: Cluster | undefined;
   readonly #prefix: string;
   readonly #timeout: number;
   readonly #instance = randomBytes(8).toString('hex');
-  readonly #cache: LRUCache<string, Entry> | undefined;
-  readonly #cacheTtl: number;
+  readonly #records: RecordCache;
   readonly #watch: Watch;
-  /** The store's own write connections: on a Cluster always, on a single Redis with `wait` (see redis-writer.ts). */
+  /** The store's own write connections: on a Cluster always, on a single Redis with `wait` (see redis-writers.ts). */
   readonly #writers: Writers | undefined;
-  readonly #pending = new Map<string, Pending>();
   #closed = false;
   /** Shared access token for every instance using this Redis (see createWxSession). */
   readonly accessTokens: TokenCache;
 
   constructor(options: RedisStoreOptions) {
-    if (!options || typeof options !== 'object' || !options.client || typeof (options.client as Redis).get !== 'function') {
-      throw new TypeError('wx-session: RedisStore needs { client }, an ioredis Redis or Cluster');
-    }
-    const timeout = options.timeout ?? 1000;
-    if (typeof timeout !== 'number' || !(timeout > 0)) throw new TypeError('wx-session: RedisStore timeout must be a positive number');
-    const isCluster = (options.client as Cluster).isCluster === true;
-    if (isCluster) {
-      const scaleReads = (options.client as Cluster).options?.scaleReads;
-      if (scaleReads !== undefined && scaleReads !== 'master') {
-        // A replica answers before it has the latest write: a logged-out session would be read back.
-        throw new TypeError("wx-session: RedisStore needs a Cluster that reads from masters (scaleReads: 'master')");
-      }
-    }
+    const settings = storeSettings(options);
     this.#client = options.client as Redis;
-    this.#cluster = isCluster ? (options.client as Cluster) : undefined;
-    this.#prefix = options.prefix ?? 'wxs:';
-    this.#timeout = timeout;
-    const cache = options.cache ?? {};
-    this.#cacheTtl = cache === false ? 0 : (cache.ttl ?? 10_000);
-    this.#cache = cache === false ? undefined : new LRUCache<string, Entry>({ max: cache.max ?? 10_000 });
-    const lease = cache === false ? 1000 : (cache.lease ?? 1000);
-    if (typeof lease !== 'number' || !(lease > 0)) throw new TypeError('wx-session: RedisStore cache.lease must be a positive number');
-    const wait = options.wait ?? (isCluster ? {} : false);
-    // On a Cluster every write goes on the store's own connections (see redis-writer.ts): none is
-    // ever sent after its caller was answered, and none queues behind a WAIT on your client.
-    // On a single Redis only when writes WAIT (otherwise your client is as good).
-    if (wait !== false || isCluster) {
-      const replicas = wait === false ? 0 : (wait.replicas ?? 1);
-      const waitMs = wait === false ? 1 : (wait.timeout ?? Math.min(500, Math.max(1, Math.floor(timeout / 2))));
-      if (wait !== false && (!Number.isInteger(replicas) || replicas < 1)) throw new TypeError('wx-session: RedisStore wait.replicas must be a whole number >= 1');
-      if (typeof waitMs !== 'number' || !(waitMs > 0)) throw new TypeError('wx-session: RedisStore wait.timeout must be a positive number');
-      this.#writers = new Writers(options.client, { replicas, waitMs: Math.ceil(waitMs), timeout, name: `${this.#prefix}write` });
-    }
+    this.#prefix = settings.prefix;
+    this.#timeout = settings.timeout;
+    this.#writers = settings.writers && new Writers(options.client, settings.writers);
+    // The watch reports from its connections' events only, so #records is in place by then.
     const host: WatchHost = {
       instance: this.#instance,
-      changed: (id) => this.#invalidate(id),
-      lost: (slots) => this.#drop(slots),
+      changed: (id) => this.#records.invalidate(id),
+      lost: (slots) => this.#records.drop(slots),
     };
-    this.#watch = isCluster
-      ? new ShardWatch(options.client as Cluster, this.#prefix, host, { lease, timeout, listen: !!this.#cache })
-      : new SingleWatch(options.client as Redis, this.#prefix, host, !!this.#cache);
-    this.accessTokens = this.#tokenCache();
+    const listen = settings.cache !== undefined;
+    this.#watch = settings.cluster
+      ? new ShardWatch(settings.cluster, this.#prefix, host, { lease: settings.lease, timeout: settings.timeout, listen })
+      : new SingleWatch(this.#client, this.#prefix, host, listen);
+    this.#records = new RecordCache(settings.cache, this.#watch);
+    this.accessTokens = redisTokenCache(this.#prefix, {
+      read: (script, key) => this.#bounded(this.#client.eval(script, 1, key)),
+      write: (key, command, ...args) => this.#writeBounded(key, command, ...args),
+    });
   }
 
   #key(id: string): string {
@@ -201,24 +79,9 @@ export class RedisStore implements SessionStore {
     return `${this.#prefix}user:${openid}`;
   }
 
-  /** The client's promise, failing after `timeout` ms; the late answer is absorbed, never unhandled. */
+  /** The client's promise, failing after `timeout` ms (and marking `deadline` passed then). */
   #bounded<T>(operation: Promise<T>, deadline?: Deadline): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (deadline) deadline.passed = true;
-        reject(new StoreTimeoutError(this.#timeout));
-      }, this.#timeout);
-      operation.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return bounded(operation, this.#timeout, deadline && (() => (deadline.passed = true)));
   }
 
   /**
@@ -240,142 +103,85 @@ export class RedisStore implements SessionStore {
     return this.#bounded(this.#write(key, deadline, command, ...args), deadline);
   }
 
-  // --- the local cache and its coherence -------------------------------------------------
-
-  /** Another instance (or a late write of ours) changed `id`: forget it, and spoil reads in flight. */
-  #invalidate(id: string): void {
-    this.#cache?.delete(id);
-    const pending = this.#pending.get(id);
-    if (pending) pending.gen++;
-  }
-
-  /** The subscription of these slots went down or came back: what was cached there may be stale. */
-  #drop(slots: ReadonlySet<number> | 'all'): void {
-    const cache = this.#cache;
-    if (!cache || cache.size === 0) return;
-    if (slots === 'all') {
-      cache.clear();
-      return;
-    }
-    const stale: string[] = [];
-    for (const [id, entry] of cache.entries()) if (slots.has(entry.slot)) stale.push(id);
-    for (const id of stale) cache.delete(id);
-  }
-
-  #begin(id: string): Ticket {
-    let pending = this.#pending.get(id);
-    if (!pending) this.#pending.set(id, (pending = { ops: 0, gen: 0 }));
-    pending.ops++;
-    const slot = this.#watch.slotOf(this.#key(id));
-    return { pending, gen: pending.gen, epoch: this.#watch.epoch(slot), slot };
-  }
-
-  #finish(id: string, ticket: Ticket): void {
-    if (--ticket.pending.ops === 0 && this.#pending.get(id) === ticket.pending) this.#pending.delete(id);
-  }
-
-  /**
-   * Caches `record` only when nothing may have changed `id` since the ticket was taken: no
-   * announcement of it, no loss or return of its slot's subscription, and that subscription is
-   * alive now.
-   */
-  #remember(id: string, record: SessionRecord, ticket: Ticket): void {
-    if (!this.#cache || this.#closed) return;
-    if (ticket.pending.gen !== ticket.gen || this.#watch.epoch(ticket.slot) !== ticket.epoch || !this.#watch.covered(ticket.slot)) return;
-    const ttl = Math.min(this.#cacheTtl, Number(record.expiresAt) - Date.now());
-    if (ttl > 0) this.#cache.set(id, { record, slot: ticket.slot }, { ttl });
-  }
-
-  #cached(id: string): SessionRecord | undefined {
-    const entry = this.#cache?.get(id);
-    if (!entry) return undefined;
-    return this.#watch.covered(entry.slot) ? entry.record : undefined;
-  }
-
   /**
    * Runs one write on `id`'s key and, in the same round trip, announces it; on a Cluster (or with
    * `wait`) on the store's own connection to the key's master, and with `wait` not answered
-   * before a replica has it (see redis-writer.ts). Answers the write's own reply. A write that lands after the caller was
-   * answered with a timeout still invalidates here (the others hear the announcement).
+   * before a replica has it (see redis-writer.ts). Answers the write's own reply. A write that
+   * lands after the caller was answered with a timeout still invalidates here (the others hear
+   * the announcement).
    */
   async #mutate(id: string, ticket: Ticket, deadline: Deadline, command: string, args: Array<string | number>): Promise<unknown> {
     const announcement = this.#watch.announcement(ticket.slot);
     const text = message(this.#instance, id);
-    const announce = async () => {
-      if (announcement) await this.#client[announcement.command](announcement.channel, text);
-    };
-    // The caller was answered already (timeout): the others hear the announcement, and so must we.
-    const landed = () => {
-      if (deadline.passed) this.#invalidate(id);
-    };
-    if (this.#writers) {
-      const commands: Array<[string, ...Array<string | number>]> = [[command, ...args]];
-      if (announcement) commands.push([announcement.command.toUpperCase(), announcement.channel, text]);
-      let written: Awaited<ReturnType<Writers['write']>>;
-      try {
-        written = await this.#writers.write(ticket.slot, commands, deadline);
-      } finally {
-        landed();
-      }
-      const [error, reply] = written.replies[0]!;
-      if (error) throw error;
-      // Written after an ASK (the slot is being migrated, the key has moved already): announce it
-      // again on the slot's owner, whose subscribers are the ones listening, before answering.
-      // Or the write landed but the others were not told: tell them again, or fail so the caller
-      // (and its client, which retries) does not take the change as done everywhere.
-      if (announcement && (written.redirected || written.replies[1]?.[0])) await announce();
-      return reply;
-    }
-    const pipeline = this.#client.pipeline();
-    pipeline.call(command, ...args);
-    if (announcement) pipeline[announcement.command](announcement.channel, text);
-    let results: Awaited<ReturnType<Pipeline['exec']>>;
+    const commands: Command[] = [[command, ...args]];
+    if (announcement) commands.push([announcement.command.toUpperCase(), announcement.channel, text]);
+    let written: { replies: Reply[]; redirected: boolean };
     try {
-      results = await pipeline.exec();
+      written = this.#writers ? await this.#writers.write(ticket.slot, commands, deadline) : await this.#pipelined(commands);
     } finally {
-      landed();
+      // The caller was answered already (timeout): the others hear the announcement, and so must we.
+      if (deadline.passed) this.#records.invalidate(id);
     }
-    if (!results || results.length === 0) throw new Error('Redis discarded the pipeline');
-    const [error, reply] = results[0]!;
-    if (error && this.#cluster && /^(ASK|MOVED) /.test(error.message)) {
-      // The slot is being migrated and the key has moved already: the client follows the
-      // redirection for a lone command. The announcement is published again after it, on the
-      // slot's owner (whose subscribers are the ones listening), before the caller is answered.
-      let moved: unknown;
-      try {
-        moved = await this.#client.call(command, ...args);
-      } finally {
-        landed();
-      }
-      await announce();
-      return moved;
-    }
+    const [error, reply] = written.replies[0]!;
     if (error) throw error;
-    if (announcement && results[1]?.[0]) await announce();
+    // Written after an ASK (the slot is being migrated, the key has moved already): announce it
+    // again on the slot's owner, whose subscribers are the ones listening, before answering.
+    // Or the write landed but the others were not told: tell them again, or fail so the caller
+    // (and its client, which retries) does not take the change as done everywhere.
+    if (announcement && (written.redirected || written.replies[1]?.[0])) await this.#client[announcement.command](announcement.channel, text);
     return reply;
   }
 
-  // --- the store ----------------------------------------------------------------------------
+  /** `commands` in one round trip on your client (a single Redis, writes that do not wait). */
+  async #pipelined(commands: Command[]): Promise<{ replies: Reply[]; redirected: boolean }> {
+    const pipeline = this.#client.pipeline();
+    for (const [name, ...args] of commands) pipeline.call(name, ...args);
+    const results = await pipeline.exec();
+    if (!results || results.length === 0) throw new Error('Redis discarded the pipeline');
+    return { replies: results as Reply[], redirected: false };
+  }
+
+  #begin(id: string): Ticket {
+    return this.#records.begin(id, this.#watch.slotOf(this.#key(id)));
+  }
+
+  /**
+   * Runs `change` of `id` within the timeout, as one operation on it: the cached copy is dropped
+   * first, and what `keep` picks from the answer is cached if nothing changed `id` meanwhile.
+   */
+  async #change<T>(id: string, change: (ticket: Ticket, deadline: Deadline) => Promise<T>, keep?: (value: T) => SessionRecord | undefined): Promise<T> {
+    this.#records.invalidate(id);
+    const ticket = this.#begin(id);
+    const deadline: Deadline = { passed: false };
+    try {
+      const value = await this.#bounded(change(ticket, deadline), deadline);
+      const record = keep?.(value);
+      if (record) this.#records.remember(id, record, ticket);
+      return value;
+    } finally {
+      this.#records.finish(id, ticket);
+    }
+  }
 
   // No peek(): a cached copy is answered only after the event loop has read every socket that
   // was ready (see get), which a synchronous look-up cannot do.
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    if (this.#cache?.has(id)) {
+    if (this.#records.has(id)) {
       // An announcement may sit unread on the subscription's socket while the request that
       // follows the write it announces is being handled (same event-loop turn). Let the loop
       // read what is ready first: the check phase comes after the poll phase.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const hit = this.#cached(id);
+      const hit = this.#records.cached(id);
       if (hit) return hit;
     }
     const ticket = this.#begin(id);
     try {
       const record = decode(await this.#bounded(this.#client.get(this.#key(id))));
-      if (record) this.#remember(id, record, ticket);
+      if (record) this.#records.remember(id, record, ticket);
       return record;
     } finally {
-      this.#finish(id, ticket);
+      this.#records.finish(id, ticket);
     }
   }
 
@@ -383,23 +189,16 @@ export class RedisStore implements SessionStore {
     const px = Math.ceil(ttlMs);
     if (!(px > 0)) return this.destroy(id);
     const json = encode(record);
-    this.#invalidate(id);
-    const ticket = this.#begin(id);
-    const deadline: Deadline = { passed: false };
-    try {
-      await this.#bounded(
-        (async () => {
-          // The record first, then its place in the user's list: a session listed is one that was
-          // written, so limitSessions may take a listed id it cannot find for a dead one.
-          await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px]);
-          await this.#index(record, id, px, deadline);
-        })(),
-        deadline,
-      );
-      this.#remember(id, record, ticket);
-    } finally {
-      this.#finish(id, ticket);
-    }
+    await this.#change(
+      id,
+      async (ticket, deadline) => {
+        // The record first, then its place in the user's list: a session listed is one that was
+        // written, so limitSessions may take a listed id it cannot find for a dead one.
+        await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px]);
+        await this.#index(record, id, px, deadline);
+      },
+      () => record,
+    );
   }
 
   async update(id: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
@@ -409,52 +208,34 @@ export class RedisStore implements SessionStore {
       return false;
     }
     const json = encode(record);
-    this.#invalidate(id);
-    const ticket = this.#begin(id);
-    const deadline: Deadline = { passed: false };
-    try {
-      const wrote = await this.#bounded(
-        (async () => {
-          const reply = await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px, 'XX']);
-          if (reply !== 'OK') return false;
-          // The session is listed already; this only keeps the list alive as long as it.
-          await this.#bestEffort(this.#index(record, id, px, deadline));
-          return true;
-        })(),
-        deadline,
-      );
-      if (wrote) this.#remember(id, record, ticket);
-      return wrote;
-    } finally {
-      this.#finish(id, ticket);
-    }
+    return this.#change(
+      id,
+      async (ticket, deadline) => {
+        const reply = await this.#mutate(id, ticket, deadline, 'SET', [this.#key(id), json, 'PX', px, 'XX']);
+        if (reply !== 'OK') return false;
+        // The session is listed already; this only keeps the list alive as long as it.
+        await this.#bestEffort(this.#index(record, id, px, deadline));
+        return true;
+      },
+      (wrote) => (wrote ? record : undefined),
+    );
   }
 
   async touch(id: string, ttlMs: number): Promise<void> {
     const px = Math.ceil(ttlMs);
     if (!(px > 0)) return;
     const expiresAt = Date.now() + px;
-    this.#invalidate(id);
-    const ticket = this.#begin(id);
-    const deadline: Deadline = { passed: false };
-    let moved: unknown;
-    try {
-      moved = await this.#bounded(
-        (async () => {
-          const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TOUCH, 1, this.#key(id), px, expiresAt]);
-          if (typeof reply === 'string') {
-            const record = decode(reply);
-            if (record) await this.#bestEffort(this.#index(record, id, px, deadline));
-            return record;
-          }
-          return reply;
-        })(),
-        deadline,
-      );
-      if (moved && typeof moved === 'object') this.#remember(id, moved as SessionRecord, ticket);
-    } finally {
-      this.#finish(id, ticket);
-    }
+    const moved = await this.#change(
+      id,
+      async (ticket, deadline) => {
+        const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TOUCH, 1, this.#key(id), px, expiresAt]);
+        if (typeof reply !== 'string') return reply;
+        const record = decode(reply);
+        if (record) await this.#bestEffort(this.#index(record, id, px, deadline));
+        return record;
+      },
+      (value) => (value && typeof value === 'object' ? (value as SessionRecord) : undefined),
+    );
     if (moved === -1) {
       // A record not written by encode(): rewrite it whole, still only if it exists.
       const record = await this.get(id);
@@ -467,30 +248,20 @@ export class RedisStore implements SessionStore {
   }
 
   /** Destroys `id`; true when there was a record. */
-  async #destroy(id: string): Promise<boolean> {
-    this.#invalidate(id);
-    const ticket = this.#begin(id);
-    const deadline: Deadline = { passed: false };
-    try {
-      return await this.#bounded(
-        (async () => {
-          const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TAKE, 1, this.#key(id)]);
-          // Reads of this id that overlapped the delete must not cache what they saw.
-          this.#invalidate(id);
-          const record = decode(reply);
-          if (record && typeof record.openid === 'string') {
-            // Best effort (the user's key may sit on another, failing, shard): a dead entry left in
-            // the list is pruned by limitSessions.
-            const userKey = this.#userKey(record.openid);
-            await this.#bestEffort(this.#write(userKey, deadline, 'ZREM', userKey, id));
-          }
-          return reply !== null && reply !== undefined;
-        })(),
-        deadline,
-      );
-    } finally {
-      this.#finish(id, ticket);
-    }
+  #destroy(id: string): Promise<boolean> {
+    return this.#change(id, async (ticket, deadline) => {
+      const reply = await this.#mutate(id, ticket, deadline, 'EVAL', [TAKE, 1, this.#key(id)]);
+      // Reads of this id that overlapped the delete must not cache what they saw.
+      this.#records.invalidate(id);
+      const record = decode(reply);
+      if (record && typeof record.openid === 'string') {
+        // Best effort (the user's key may sit on another, failing, shard): a dead entry left in
+        // the list is pruned by limitSessions.
+        const userKey = this.#userKey(record.openid);
+        await this.#bestEffort(this.#write(userKey, deadline, 'ZREM', userKey, id));
+      }
+      return reply !== null && reply !== undefined;
+    });
   }
 
   /**
@@ -537,7 +308,7 @@ export class RedisStore implements SessionStore {
    * a cache. For readiness checks and tests; the store works (uncached) before that.
    */
   async ready(within = 5000): Promise<boolean> {
-    if (!this.#cache) return true;
+    if (!this.#records.enabled) return true;
     const deadline = Date.now() + within;
     while (!this.#watch.whole()) {
       if (this.#closed || Date.now() > deadline) return false;
@@ -549,35 +320,8 @@ export class RedisStore implements SessionStore {
   /** Closes the connections the store opened (subscriptions, writes that wait). Your client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#cache?.clear();
+    this.#records.close();
     this.#writers?.close();
     await this.#watch.close();
-  }
-
-  #tokenCache(): TokenCache {
-    const key = (appId: string, what: string) => `${this.#prefix}${what}:${appId}`;
-    return {
-      get: async (appId) => {
-        const reply = (await this.#bounded(this.#client.eval(TOKEN_WITH_TTL, 1, key(appId, 'token')))) as [string, number] | null;
-        return reply ? { token: reply[0], ttlMs: Number(reply[1]) } : undefined;
-      },
-      set: async (appId, token, ttlMs) => {
-        const at = key(appId, 'token');
-        await this.#writeBounded(at, 'SET', at, token, 'PX', Math.max(1, Math.ceil(ttlMs)));
-      },
-      drop: async (appId, token) => {
-        const at = key(appId, 'token');
-        await this.#writeBounded(at, 'EVAL', DELETE_IF, 1, at, token);
-      },
-      lock: async (appId, name, ttlMs) => {
-        const owner = randomBytes(8).toString('hex');
-        const at = key(appId, `lock-${name}`);
-        const ok = await this.#writeBounded(at, 'SET', at, owner, 'PX', Math.ceil(ttlMs), 'NX');
-        if (ok !== 'OK') return undefined;
-        return async () => {
-          await this.#writeBounded(at, 'EVAL', DELETE_IF, 1, at, owner);
-        };
-      },
-    };
   }
 }

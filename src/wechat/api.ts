@@ -2,7 +2,9 @@
 import { WxSessionError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { signPayload } from '../crypto.js';
-import { FunctionTokenSource, SharedTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource, type TokenCache } from './access-token.js';
+import type { TokenCache } from '../store.js';
+import { FunctionTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource } from './access-token.js';
+import { SharedTokenSource } from './shared-token.js';
 import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, errcodeError } from './errcodes.js';
 import { callWeChat, sourceOf, type WeChatAnswer, type WeChatRequest } from './http.js';
 
@@ -11,6 +13,12 @@ export interface Code2SessionResult {
   sessionKey: string;
   unionid?: string;
 }
+
+/**
+ * The longest wx.login code accepted, at login and as a refresh's X-WX-Code (DESIGN.md §4): a
+ * longer one is WX_BAD_REQUEST and never sent to WeChat.
+ */
+export const MAX_CODE_LENGTH = 256;
 
 /** Backoff before each retry of a busy (-1) code2Session: at most two retries. */
 const BUSY_BACKOFF_MS = [100, 250];
@@ -31,9 +39,11 @@ export class WeChatApi {
     const fetchToken = (force: boolean) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force);
     this.#fetchToken = fetchToken;
     if (options.accessToken) this.tokens = new FunctionTokenSource(options.accessToken);
-    // The lock outlives a slow fetch; a waiter gives up on the holder after one call's time.
-    else if (shared) this.tokens = new SharedTokenSource(fetchToken, shared, options.appId, Math.max(10_000, 2 * options.timeout), options.timeout + 500);
-    else this.tokens = new StableTokenSource(fetchToken);
+    else if (shared) {
+      // The lock outlives a slow fetch; a waiter gives up on the holder after one call's time.
+      const lockMs = Math.max(10_000, 2 * options.timeout);
+      this.tokens = new SharedTokenSource({ fetchToken, cache: shared, appId: options.appId, lockMs, waitMs: options.timeout + 500, now: options.now });
+    } else this.tokens = new StableTokenSource(fetchToken, options.now);
   }
 
   /**

@@ -1,0 +1,48 @@
+// What the core offers (WxSessionCore) and what its calls take and answer: the contract the
+// adapters and applications program against. The core itself is core.ts.
+import type { ErrorCode } from './errors.js';
+import type { WxSession } from './session.js';
+
+export interface LoginExtras {
+  /** From wx.getUserInfo & co; decrypted with the new session_key into `session.userInfo`. */
+  encryptedData?: unknown;
+  iv?: unknown;
+}
+
+export interface LoginResult {
+  /** The signed token the game sends back in `X-WX-Session`. */
+  token: string;
+  session: WxSession;
+  /** Seconds until the session expires unless it rolls. */
+  expiresIn: number;
+}
+
+export type AuthResult =
+  | { session: WxSession; code?: undefined; /** Present when the token was re-issued under the newest secret. */ token?: string }
+  | { session: null; code: ErrorCode; token?: undefined; /** WeChat's errcode, when a refresh failed on one. */ errcode?: number };
+
+export interface AuthenticateOptions {
+  /** A fresh wx.login code (`X-WX-Code`), redeemed only if the session_key turns out stale. */
+  code?: unknown;
+}
+
+export interface WxSessionCore {
+  login(code: unknown, extras?: LoginExtras): Promise<LoginResult>;
+  authenticate(token: unknown, options?: AuthenticateOptions): Promise<AuthResult>;
+  /**
+   * The same answer without waiting, when it needs no I/O: the store can look the record up
+   * synchronously (`peek`) and nothing is to be checked, renewed or re-sealed. Undefined means:
+   * call authenticate. The adapters use it so a request is not deferred needlessly.
+   */
+  authenticateSync(token: unknown, options?: AuthenticateOptions): AuthResult | undefined;
+  logout(token: unknown): Promise<void>;
+  /**
+   * Checks the app's credentials with WeChat now (one `stable_token` call, or your `accessToken`
+   * function): resolves when they work, rejects with a WxSessionError whose message says which
+   * one is wrong and what to do ("AppSecret rejected (40125): ..."). Logs nothing: the rejection
+   * is the report. Call it at start-up.
+   */
+  verify(): Promise<void>;
+  /** The options in force, secrets left out. */
+  readonly config: Readonly<{ appId: string; ttl: number; exposeOpenid: boolean }>;
+}
