@@ -98,9 +98,19 @@ function measureVerifiedLru(): { perEntry: number; total: number; entries: numbe
   return { perEntry: total / entries, total, entries };
 }
 
+/** What this script prints on its RESULT line (bench/run.ts reads it). */
+export interface HeapResult {
+  sessions: number;
+  bytesPerSession: number;
+  heapUsedPerSession: number;
+  arrayBuffersPerSession: number;
+  verifiedLru: { entries: number; bytesPerEntry: number; totalBytes: number };
+  node: string;
+}
+
 const store = await measureStore();
 const verified = measureVerifiedLru();
-const result = {
+const result: HeapResult = {
   sessions: COUNT,
   bytesPerSession: Math.round(store.perSessionWithBuffers),
   heapUsedPerSession: Math.round(store.perSession),

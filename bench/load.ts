@@ -1,7 +1,8 @@
 // The load generator: autocannon in its own process, so it neither shares an event loop with the
-// mock WeChat (which lives in the orchestrator) nor with the server under test. Forked by
-// bench/run.ts with an IPC channel; it takes one job at a time and answers with the numbers.
-// It exits when the orchestrator disconnects, however the orchestrator ended.
+// mock WeChat (which lives in the orchestrator) nor with the server under test. Started by
+// bench/children.ts with an IPC channel; it prints `{"ready":true}` once listening for jobs, takes one
+// job at a time and answers with the numbers. It exits when the orchestrator disconnects, however
+// the orchestrator ended.
 import autocannon from 'autocannon';
 
 export interface LoadJob {
@@ -98,4 +99,4 @@ process.on('message', (job: LoadJob) => {
     (error: unknown) => process.send!({ type: 'error', id: job.id, message: error instanceof Error ? error.message : String(error) }),
   );
 });
-process.send({ type: 'ready' });
+process.stdout.write('{"ready":true}\n');

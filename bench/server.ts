@@ -1,9 +1,9 @@
-// One benchmark server: `VARIANT=<name> node --import tsx bench/server.ts`. Started by bench/run.ts,
-// one child process per variant. It listens on a free port of 127.0.0.1, prepares what its
+// One benchmark server: `VARIANT=<name> node --import tsx bench/server.ts`. Started by
+// bench/children.ts, one child process per variant. It listens on a free port of 127.0.0.1, prepares what its
 // requests need (a wx-session token, a session cookie), checks GET /me once, and prints one line:
 //   {"ready":true,"port":N,"token"?:"...","cookie"?:"...","body":"<the /me answer>"}
 // It exits when its stdin closes (the orchestrator went away, however it died) or on SIGTERM.
-// With BENCH_PROFILE_FILE set, SIGUSR2 starts and stops a CPU profile (see the end of main).
+// With BENCH_PROFILE_FILE set, SIGUSR2 starts and stops a CPU profile (profileOnSignal).
 //
 // Environment: VARIANT; MOCK_URL, APP_ID, APP_SECRET (the mock WeChat, for every wx-* and login
 // variant); LOGIN_CODE (a code issued by the orchestrator, for the wx-* GET variants);
@@ -36,26 +36,9 @@ declare module 'express-session' {
   }
 }
 
-const VARIANTS = [
-  'bare-express',
-  'wx-express-memory',
-  'wx-express-redis',
-  'express-session',
-  'bare-koa',
-  'wx-koa-memory',
-  'koa-session',
-  'bare-login',
-  'wx-login',
-  // Diagnostics (not in the default run): what one more Express layer costs, and wx-session
-  // mounted on the route alone (wx.required authenticates by itself).
-  'bare-express-mw',
-  'wx-express-route',
-] as const;
-type Variant = (typeof VARIANTS)[number];
-
 const SECRET = 'bench-secret-bench-secret-bench-secret!';
 const env = process.env;
-const variant = env.VARIANT as Variant;
+const variant = env.VARIANT ?? '';
 // 28 characters, like a real openid: the bare and cookie variants answer the same bytes as wx-session.
 const OPENID = env.OPENID ?? 'oBench0000000000000000000000';
 
@@ -104,159 +87,226 @@ async function cookieLogin(base: string): Promise<{ cookie: string }> {
   return { cookie: cookies.join('; ') };
 }
 
+/** Express 5 answering GET /me with a constant, optionally behind one no-op layer. */
+function bareExpress(extraLayer: boolean): Prepared {
+  const app = express();
+  if (extraLayer) app.use((_req, _res, next) => next());
+  app.get('/me', (_req, res) => {
+    res.json({ openid: OPENID });
+  });
+  return { server: createServer(app), prepare: async () => ({}) };
+}
+
+/** wx.required on the route alone: wx.required authenticates by itself. */
+function wxExpressRoute(): Prepared {
+  const app = express();
+  const wx = wxExpress(createWxSession(coreOptions(new MemoryStore())));
+  app.post('/wx/login', wx.login);
+  app.get('/me', wx.required, (req, res) => {
+    res.json({ openid: req.wxSession!.openid });
+  });
+  return { server: createServer(app), prepare: wxLogin };
+}
+
+/** RedisStore with its default cache ({ max: 10000, ttl: 10000 }), once its pub/sub is up. */
+async function redisStore(): Promise<{ store: SessionStore; close: () => Promise<void> }> {
+  const { Redis } = await import('ioredis');
+  const { RedisStore } = (await import(lib('src/redis.js'))) as typeof import('../src/redis.js');
+  const client = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
+  const store = new RedisStore({ client });
+  await client.ping();
+  // Let the store's pub/sub subscription come up, so its in-process cache is in use.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const close = async () => {
+    await store.close();
+    client.disconnect();
+  };
+  return { store, close };
+}
+
+async function wxExpressApp(onRedis: boolean): Promise<Prepared> {
+  const { store, close } = onRedis ? await redisStore() : { store: new MemoryStore(), close: undefined };
+  const app = express();
+  const wx = wxExpress(createWxSession(coreOptions(store)));
+  app.use(wx);
+  app.get('/me', wx.required, (req, res) => {
+    res.json({ openid: req.wxSession!.openid });
+  });
+  return { server: createServer(app), prepare: wxLogin, close };
+}
+
+function expressSessionApp(): Prepared {
+  const app = express();
+  // express-session's own MemoryStore (it warns that it is not for production: it is the baseline).
+  app.use(expressSession({ secret: SECRET, resave: false, saveUninitialized: false }));
+  app.post('/login', (req, res) => {
+    req.session.openid = OPENID;
+    res.json({ ok: true });
+  });
+  app.get('/me', (req, res) => {
+    const openid = req.session.openid;
+    if (!openid) {
+      res.status(401).json({ code: 'NO_SESSION' });
+      return;
+    }
+    res.json({ openid });
+  });
+  return { server: createServer(app), prepare: cookieLogin };
+}
+
+function bareKoa(): Prepared {
+  const app = new Koa();
+  const router = new Router();
+  router.get('/me', (ctx) => {
+    ctx.body = { openid: OPENID };
+  });
+  app.use(router.routes());
+  return { server: createServer(app.callback()), prepare: async () => ({}) };
+}
+
+function wxKoaApp(): Prepared {
+  const app = new Koa();
+  const router = new Router();
+  const wx = wxKoa(createWxSession(coreOptions(new MemoryStore())));
+  app.use(wx);
+  router.get('/me', wx.required, (ctx) => {
+    ctx.body = { openid: ctx.state.wxSession!.openid };
+  });
+  app.use(router.routes());
+  return { server: createServer(app.callback()), prepare: wxLogin };
+}
+
+function koaSessionApp(): Prepared {
+  const app = new Koa();
+  app.keys = [SECRET];
+  const router = new Router();
+  // Cookie-held session (no external store), signed: koa-session's defaults.
+  app.use(koaSession({ signed: true }, app));
+  router.post('/login', (ctx) => {
+    ctx.session!.openid = OPENID;
+    ctx.body = { ok: true };
+  });
+  router.get('/me', (ctx) => {
+    const openid = ctx.session?.openid as string | undefined;
+    if (!openid) {
+      ctx.status = 401;
+      ctx.body = { code: 'NO_SESSION' };
+      return;
+    }
+    ctx.body = { openid };
+  });
+  app.use(router.routes());
+  return { server: createServer(app.callback()), prepare: cookieLogin };
+}
+
+/**
+ * The baseline of a login: read the JSON body, make the same one code2Session call with fetch,
+ * answer. No session, no token, no timeout handling.
+ */
+function bareLogin(): Prepared {
+  const mockUrl = need('MOCK_URL');
+  const appId = need('APP_ID');
+  const appSecret = need('APP_SECRET');
+  const app = express();
+  app.use(express.json());
+  app.post('/bare/login', (req, res, next) => {
+    const code = (req.body as { code?: unknown } | undefined)?.code;
+    if (typeof code !== 'string') {
+      res.status(400).json({ code: 'WX_CODE_MISSING' });
+      return;
+    }
+    const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' });
+    fetch(`${mockUrl}/sns/jscode2session?${query.toString()}`)
+      .then((upstream) => upstream.json() as Promise<Record<string, unknown>>)
+      .then((answer) => {
+        if (answer.errcode) {
+          res.status(401).json({ code: 'WX_CODE_INVALID', errcode: answer.errcode });
+          return;
+        }
+        // WeChat's answer as it came, less session_key (which never leaves a server).
+        const { session_key: _key, ...rest } = answer;
+        res.json(rest);
+      })
+      .catch(next);
+  });
+  return { server: createServer(app), prepare: async () => ({}) };
+}
+
+function wxLoginApp(): Prepared {
+  const app = express();
+  app.use(express.json()); // as in bare-login: the adapter then takes the parsed body
+  app.use(wxExpress(createWxSession(coreOptions(new MemoryStore()))));
+  return { server: createServer(app), prepare: async () => ({}) };
+}
+
+/** Every variant bench/settings.ts names, by name. */
+const BUILDERS: Record<string, () => Prepared | Promise<Prepared>> = {
+  'bare-express': () => bareExpress(false),
+  'wx-express-memory': () => wxExpressApp(false),
+  'wx-express-redis': () => wxExpressApp(true),
+  'express-session': expressSessionApp,
+  'bare-koa': bareKoa,
+  'wx-koa-memory': wxKoaApp,
+  'koa-session': koaSessionApp,
+  'bare-login': bareLogin,
+  'wx-login': wxLoginApp,
+  // Diagnostics (not in the default run): what one more Express layer costs, and wx-session
+  // mounted on the route alone.
+  'bare-express-mw': () => bareExpress(true),
+  'wx-express-route': wxExpressRoute,
+};
+
 async function build(): Promise<Prepared> {
-  switch (variant) {
-    case 'bare-express': {
-      const app = express();
-      app.get('/me', (_req, res) => {
-        res.json({ openid: OPENID });
+  if (!Object.hasOwn(BUILDERS, variant)) throw new Error(`bench/server: unknown VARIANT ${variant} (one of ${Object.keys(BUILDERS).join(', ')})`);
+  return BUILDERS[variant]!();
+}
+
+/** Closes the server (and the store) on SIGTERM, SIGINT or when stdin closes, then exits. */
+function exitWhenTold({ server, close }: Prepared): void {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    server.closeAllConnections();
+    server.close();
+    const done = () => process.exit(0);
+    (close ? close() : Promise.resolve()).then(done, done);
+    setTimeout(done, 2000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}
+
+/**
+ * Profiling on demand (bench/profile.ts): SIGUSR2 starts the V8 CPU profiler, the next SIGUSR2
+ * stops it and writes `file`, so the profile covers the measured load only (no start-up). A line
+ * `{"profiling":true}`, then `{"profiled":boolean}`, says each is done.
+ */
+async function profileOnSignal(file: string): Promise<void> {
+  const inspector = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new inspector.Session();
+  session.connect();
+  let profiling = false;
+  process.on('SIGUSR2', () => {
+    if (!profiling) {
+      profiling = true;
+      session.post('Profiler.enable', () =>
+        session.post('Profiler.setSamplingInterval', { interval: 200 }, () =>
+          session.post('Profiler.start', () => process.stdout.write('{"profiling":true}\n')),
+        ),
+      );
+    } else {
+      profiling = false;
+      session.post('Profiler.stop', (error, result) => {
+        if (!error) writeFileSync(file, JSON.stringify(result.profile));
+        process.stdout.write(`${JSON.stringify({ profiled: !error })}\n`);
       });
-      return { server: createServer(app), prepare: async () => ({}) };
     }
-    case 'bare-express-mw': {
-      const app = express();
-      app.use((_req, _res, next) => next());
-      app.get('/me', (_req, res) => {
-        res.json({ openid: OPENID });
-      });
-      return { server: createServer(app), prepare: async () => ({}) };
-    }
-    case 'wx-express-route': {
-      const app = express();
-      const wx = wxExpress(createWxSession(coreOptions(new MemoryStore())));
-      app.post('/wx/login', wx.login);
-      app.get('/me', wx.required, (req, res) => {
-        res.json({ openid: req.wxSession!.openid });
-      });
-      return { server: createServer(app), prepare: wxLogin };
-    }
-    case 'wx-express-memory':
-    case 'wx-express-redis': {
-      let store: SessionStore;
-      let close: (() => Promise<void>) | undefined;
-      if (variant === 'wx-express-redis') {
-        const { Redis } = await import('ioredis');
-        const { RedisStore } = (await import(lib('src/redis.js'))) as typeof import('../src/redis.js');
-        const client = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
-        const redisStore = new RedisStore({ client }); // default cache: { max: 10000, ttl: 10000 }
-        store = redisStore;
-        close = async () => {
-          await redisStore.close();
-          client.disconnect();
-        };
-        await client.ping();
-        // Let the store's pub/sub subscription come up, so its in-process cache is in use.
-        await new Promise((resolve) => setTimeout(resolve, 300));
-      } else {
-        store = new MemoryStore();
-      }
-      const app = express();
-      const wx = wxExpress(createWxSession(coreOptions(store)));
-      app.use(wx);
-      app.get('/me', wx.required, (req, res) => {
-        res.json({ openid: req.wxSession!.openid });
-      });
-      return { server: createServer(app), prepare: wxLogin, close };
-    }
-    case 'express-session': {
-      const app = express();
-      // express-session's own MemoryStore (it warns that it is not for production: it is the baseline).
-      app.use(expressSession({ secret: SECRET, resave: false, saveUninitialized: false }));
-      app.post('/login', (req, res) => {
-        req.session.openid = OPENID;
-        res.json({ ok: true });
-      });
-      app.get('/me', (req, res) => {
-        const openid = req.session.openid;
-        if (!openid) {
-          res.status(401).json({ code: 'NO_SESSION' });
-          return;
-        }
-        res.json({ openid });
-      });
-      return { server: createServer(app), prepare: cookieLogin };
-    }
-    case 'bare-koa': {
-      const app = new Koa();
-      const router = new Router();
-      router.get('/me', (ctx) => {
-        ctx.body = { openid: OPENID };
-      });
-      app.use(router.routes());
-      return { server: createServer(app.callback()), prepare: async () => ({}) };
-    }
-    case 'wx-koa-memory': {
-      const app = new Koa();
-      const router = new Router();
-      const wx = wxKoa(createWxSession(coreOptions(new MemoryStore())));
-      app.use(wx);
-      router.get('/me', wx.required, (ctx) => {
-        ctx.body = { openid: ctx.state.wxSession!.openid };
-      });
-      app.use(router.routes());
-      return { server: createServer(app.callback()), prepare: wxLogin };
-    }
-    case 'koa-session': {
-      const app = new Koa();
-      app.keys = [SECRET];
-      const router = new Router();
-      // Cookie-held session (no external store), signed: koa-session's defaults.
-      app.use(koaSession({ signed: true }, app));
-      router.post('/login', (ctx) => {
-        ctx.session!.openid = OPENID;
-        ctx.body = { ok: true };
-      });
-      router.get('/me', (ctx) => {
-        const openid = ctx.session?.openid as string | undefined;
-        if (!openid) {
-          ctx.status = 401;
-          ctx.body = { code: 'NO_SESSION' };
-          return;
-        }
-        ctx.body = { openid };
-      });
-      app.use(router.routes());
-      return { server: createServer(app.callback()), prepare: cookieLogin };
-    }
-    case 'bare-login': {
-      // The baseline of a login: read the JSON body, make the same one code2Session call with
-      // fetch, answer. No session, no token, no timeout handling.
-      const mockUrl = need('MOCK_URL');
-      const appId = need('APP_ID');
-      const appSecret = need('APP_SECRET');
-      const app = express();
-      app.use(express.json());
-      app.post('/bare/login', (req, res, next) => {
-        const code = (req.body as { code?: unknown } | undefined)?.code;
-        if (typeof code !== 'string') {
-          res.status(400).json({ code: 'WX_CODE_MISSING' });
-          return;
-        }
-        const query = new URLSearchParams({ appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' });
-        fetch(`${mockUrl}/sns/jscode2session?${query.toString()}`)
-          .then((upstream) => upstream.json() as Promise<Record<string, unknown>>)
-          .then((answer) => {
-            if (answer.errcode) {
-              res.status(401).json({ code: 'WX_CODE_INVALID', errcode: answer.errcode });
-              return;
-            }
-            // WeChat's answer as it came, less session_key (which never leaves a server).
-            const { session_key: _key, ...rest } = answer;
-            res.json(rest);
-          })
-          .catch(next);
-      });
-      return { server: createServer(app), prepare: async () => ({}) };
-    }
-    case 'wx-login': {
-      const app = express();
-      app.use(express.json()); // as in bare-login: the adapter then takes the parsed body
-      app.use(wxExpress(createWxSession(coreOptions(new MemoryStore()))));
-      return { server: createServer(app), prepare: async () => ({}) };
-    }
-    default:
-      throw new Error(`bench/server: unknown VARIANT ${String(variant)} (one of ${VARIANTS.join(', ')})`);
-  }
+  });
 }
 
 async function main(): Promise<void> {
@@ -281,49 +331,8 @@ async function main(): Promise<void> {
     if (res.status !== 200) throw new Error(`GET /me answered ${res.status} ${body}`);
   }
 
-  let stopping = false;
-  const stop = (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    server.closeAllConnections();
-    server.close();
-    const done = () => process.exit(code);
-    (prepared.close ? prepared.close() : Promise.resolve()).then(done, done);
-    setTimeout(done, 2000).unref();
-  };
-  process.on('SIGTERM', () => stop(0));
-  process.on('SIGINT', () => stop(0));
-  process.stdin.on('end', () => stop(0));
-  process.stdin.on('error', () => stop(0));
-  process.stdin.resume();
-
-  // Profiling on demand (bench/run.ts): SIGUSR2 starts the V8 CPU profiler, the next SIGUSR2 stops
-  // it and writes BENCH_PROFILE_FILE, so the profile covers the measured load only (no start-up).
-  const profileFile = env.BENCH_PROFILE_FILE;
-  if (profileFile) {
-    const inspector = await import('node:inspector');
-    const { writeFileSync } = await import('node:fs');
-    const session = new inspector.Session();
-    session.connect();
-    let profiling = false;
-    process.on('SIGUSR2', () => {
-      if (!profiling) {
-        profiling = true;
-        session.post('Profiler.enable', () =>
-          session.post('Profiler.setSamplingInterval', { interval: 200 }, () =>
-            session.post('Profiler.start', () => process.stdout.write('{"profiling":true}\n')),
-          ),
-        );
-      } else {
-        profiling = false;
-        session.post('Profiler.stop', (error, result) => {
-          if (!error) writeFileSync(profileFile, JSON.stringify(result.profile));
-          process.stdout.write(`${JSON.stringify({ profiled: !error })}\n`);
-        });
-      }
-    });
-  }
-
+  exitWhenTold(prepared);
+  if (env.BENCH_PROFILE_FILE) await profileOnSignal(env.BENCH_PROFILE_FILE);
   process.stdout.write(`${JSON.stringify({ ready: true, variant, port, ...extra, body })}\n`);
 }
 

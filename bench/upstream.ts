@@ -33,7 +33,7 @@ interface Scenario {
   spreadMs: number;
 }
 
-interface Counted {
+export interface Counted {
   scenario: string;
   interval: number;
   spreadHours: number;
@@ -44,6 +44,14 @@ interface Counted {
   stableToken: number;
   code2Session: number;
   perTenThousand: { checksession: number; stableToken: number; total: number };
+}
+
+/** What this script prints on its RESULT line (bench/run.ts reads it). */
+export interface UpstreamResult {
+  requests: number;
+  sessions: number;
+  concurrency: number;
+  scenarios: Counted[];
 }
 
 async function runScenario(scenario: Scenario): Promise<Counted> {
@@ -120,4 +128,5 @@ for (const r of results) {
     `  ${r.scenario.padEnd(36)} checksession ${String(r.checksession).padStart(6)}  stable_token ${String(r.stableToken).padStart(3)}  code2Session ${r.code2Session}  (ok ${r.ok}/${r.requests})`,
   );
 }
-console.log(`RESULT ${JSON.stringify({ requests: REQUESTS, sessions: SESSIONS, concurrency: CONCURRENCY, scenarios: results })}`);
+const result: UpstreamResult = { requests: REQUESTS, sessions: SESSIONS, concurrency: CONCURRENCY, scenarios: results };
+console.log(`RESULT ${JSON.stringify(result)}`);

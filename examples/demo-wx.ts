@@ -1,15 +1,15 @@
 // The `wx` object of the `npm start` demo (examples/demo.ts): what WeChat gives a mini game,
 // faked in Node so wx-session/client can run outside WeChat.
 //
-// - demoWx(mock, openid): `wx.login` takes one-time codes from the embedded mock WeChat,
-//   `wx.request` does real HTTP with fetch, and wx storage is an in-memory Map.
+// - demoWx(mock, openid): the fake `wx` of harness/fake-wx.ts: `wx.login` takes one-time codes
+//   from the embedded mock WeChat, `wx.request` does real HTTP with fetch, and wx storage is an
+//   in-memory Map.
 // - watchWx(wx, log): wraps any `wx` to print what the client does under the hood (each
 //   wx.login and each HTTP exchange) and to record the exchanges for the demo's checks.
 //
 // Nothing here prints a secret: tokens and codes are shortened, and the session_key never
 // reaches the game in the first place.
-import type { WxApi, WxFailResult, WxRequestOptions, WxRequestSuccess } from 'wx-session/client';
-import type { MockWeChat } from 'wx-session/testing';
+import type { WxApi, WxRequestSuccess } from 'wx-session/client';
 
 /** A token (or a code, a signature) as the demo prints it: enough to recognise, not enough to use. */
 export function shorten(token: string): string {
@@ -21,93 +21,8 @@ export function showJson(value: unknown, keys: readonly string[] = ['token']): s
   return JSON.stringify(value, (key, v: unknown) => (keys.includes(key) && typeof v === 'string' ? shorten(v) : v));
 }
 
-// ---------------------------------------------------------------------------------------------
-// The fake wx
-
-export interface DemoWx extends WxApi {
-  /** wx storage (`wx.setStorageSync`...), in memory: where the client keeps its token. */
-  readonly storage: Map<string, unknown>;
-}
-
-/** A wx `fail` result for a network error, as WeChat reports one (errno 600001). */
-export function failOf(what: string, error: unknown): WxFailResult {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return { errMsg: `${what}:fail ${cause?.code ?? String((error as Error).message)}`, errno: 600001 };
-}
-
-/**
- * wx.request over real HTTP with fetch: objects are sent as JSON (or as the query string of a
- * GET), and a JSON answer is parsed, as WeChat does with its default dataType 'json'. Answer
- * header names come from `headerName` (fetch gives them lower-case; WeChat's case varies).
- */
-export function requestOverFetch(options: WxRequestOptions, headerName: (name: string) => string = (name) => name): void {
-  const method = options.method ?? 'GET';
-  const headers: Record<string, string> = { ...options.header };
-  let url = options.url;
-  let body: string | ArrayBuffer | undefined;
-  const { data } = options;
-  if (data !== undefined) {
-    if (method === 'GET') {
-      const query = new URLSearchParams(typeof data === 'string' ? data : (data as Record<string, string>)).toString();
-      if (query) url += (url.includes('?') ? '&' : '?') + query;
-    } else if (typeof data === 'string' || data instanceof ArrayBuffer) {
-      body = data;
-    } else {
-      body = JSON.stringify(data);
-    }
-  }
-  if (body !== undefined && !Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-  fetch(url, { method, headers, body }).then(
-    async (response) => {
-      const text = await response.text();
-      let parsed: unknown = text;
-      if ((options.dataType ?? 'json') === 'json') {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // WeChat hands over the text when it is not JSON
-        }
-      }
-      const header: Record<string, string> = {};
-      response.headers.forEach((value, name) => (header[headerName(name)] = value));
-      options.success?.({ statusCode: response.status, data: parsed, header });
-    },
-    (error: unknown) => options.fail?.(failOf('request', error)),
-  );
-}
-
-/** A fake `wx` for one WeChat user (`openid`) on one device, logging in against `mock`. */
-export function demoWx(mock: MockWeChat, openid: string): DemoWx {
-  const storage = new Map<string, unknown>();
-  return {
-    storage,
-
-    // wx.login: WeChat hands the game a one-time code for the user; here the mock does.
-    login(options) {
-      setImmediate(() => options.success?.({ code: mock.issueCode(openid) }));
-    },
-
-    // wx.request: real HTTP.
-    request(options: WxRequestOptions) {
-      requestOverFetch(options);
-    },
-
-    // The demo uploads nothing.
-    uploadFile(options) {
-      setImmediate(() => options.fail?.({ errMsg: 'uploadFile:fail not available in the demo' }));
-    },
-
-    getStorageSync(key) {
-      return storage.has(key) ? storage.get(key) : '';
-    },
-    setStorageSync(key, value) {
-      storage.set(key, value);
-    },
-    removeStorageSync(key) {
-      storage.delete(key);
-    },
-  };
-}
+/** The demo's `wx`: the project's one fake (shared with the tests and the soak), for one user of `mock`. */
+export { mockWx as demoWx } from '../harness/fake-wx.js';
 
 // ---------------------------------------------------------------------------------------------
 // Watching what the client does

@@ -1,5 +1,5 @@
 // Keeps every code block of README.md and docs/*.md identical to a file under docs/snippets/,
-// so that what a page shows is what the tests compile and run (test/docs.test.ts). In a page a
+// so that what a page shows is what the tests compile and run (test/docs-*.test.ts). In a page a
 // block sits between two markers, and `npm run docs` rewrites what lies between them with the
 // file's content:
 //
@@ -81,6 +81,11 @@ export function render(markdown: string, read: (name: string) => string): string
     const body = content.endsWith('\n') ? content : `${content}\n`;
     return `<!-- snippet: ${name} -->\n\`\`\`${languageOf(name)}\n${body}\`\`\`\n${CLOSE}`;
   });
+}
+
+/** The snippet files, by name: the .ts and .js files of docs/snippets. */
+export function snippetFiles(root = ROOT): string[] {
+  return readdirSync(join(root, SNIPPETS)).filter((name) => /\.[cm]?[jt]s$/.test(name)).sort();
 }
 
 export function readSnippet(name: string, root = ROOT): string {

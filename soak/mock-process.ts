@@ -1,8 +1,8 @@
 // The soak's mock WeChat (wx-session/testing) in a process of its own, driven over IPC by
-// soak/soak.ts. In the soak's own process it shared one event loop with hundreds of players, and
-// at the load's bursts on a busy machine it answered the instances after their 5 s timeout: 504s
-// and fail-open checks caused by the test rig, not by wx-session. Here it has its own loop, as
-// WeChat has its own servers.
+// soak/processes.ts. In the soak's own process it shared one event loop with hundreds of players,
+// and at the load's bursts on a busy machine it answered the instances after their 5 s timeout:
+// 504s and fail-open checks caused by the test rig, not by wx-session. Here it has its own loop,
+// as WeChat has its own servers.
 //
 // Protocol: the parent sends { id, op, openid? }; the child answers { id, result } or
 // { id, error }. Ready: { ready: true, url, appId, appSecret }. It exits when the IPC channel
@@ -86,7 +86,7 @@ function answer(mock: MockWeChat, tally: MockTally, request: MockRequest): unkno
 }
 
 if (!process.send) {
-  console.error('soak/mock-process.ts runs as a child of soak/soak.ts (it needs an IPC channel)');
+  console.error('soak/mock-process.ts runs as a child of the soak (soak/processes.ts; it needs an IPC channel)');
   process.exit(2);
 }
 

@@ -11,7 +11,9 @@
 // phase only, for all of SOAK_SECONDS), SOAK_KILL_AT (seconds into the cluster phase: a third of
 // it; 'never' for no kill), SOAK_KILL_NODE (most-sessions | access-token), SOAK_RESTART_AFTER
 // (seconds after the failover window closed before the killed node is restarted: 2; 'never').
-import { formatReport, runSoak, type SoakOptions, type SoakReport } from './soak.js';
+import type { SoakOptions } from './config.js';
+import { formatReport, type SoakReport } from './report.js';
+import { runSoak } from './soak.js';
 
 function fail(message: string): never {
   console.error(`soak: ${message}`);

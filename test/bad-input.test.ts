@@ -3,10 +3,21 @@
 // string, and half of an encryptedData pair (which must not create a session).
 import { request } from 'node:http';
 import { expect } from 'chai';
-import { adapters, startApp, type TestApp } from './helpers.js';
-import { CountingStore, encryptForSession, expectErrorBody, rawRequest } from './support-wire.js';
+import { adapters, startApp, type TestApp } from '../harness/apps.js';
+import { encryptForSession } from './support/keys.js';
+import { startFor } from './support/hooks.js';
+import { CountingStore } from './support/stores.js';
+import { expectErrorBody, rawRequest } from './support/wire.js';
 
 const LIMIT = 8 * 1024;
+/** A well-formed iv that belongs to no encryptedData here. */
+const SOME_IV = 'r7BXXKkLb8qrSNn05n0qiA==';
+
+/** Each test starts with no store calls counted and an empty mock call log. */
+function resetCounts(store: CountingStore, app: TestApp): void {
+  store.reset();
+  app.mock.resetCalls();
+}
 
 /** A JSON body carrying `code`, padded with spaces to exactly `bytes` bytes. */
 function paddedBody(code: string, bytes: number): string {
@@ -43,17 +54,10 @@ function postChunked(url: string, path: string, size: number): Promise<{ status:
 
 for (const name of adapters) describe(`bad input (${name})`, () => {
   for (const bodyParser of [false, true]) describe(bodyParser ? 'behind a body parser' : 'without a body parser', () => {
+    const store = new CountingStore();
     let app: TestApp;
-    let store: CountingStore;
-    before(async () => {
-      store = new CountingStore();
-      app = await startApp(name, { bodyParser, core: { store } });
-    });
-    after(async () => { await app.close(); });
-    beforeEach(() => {
-      store.reset();
-      app.mock.resetCalls();
-    });
+    startFor('block', async () => (app = await startApp(name, { bodyParser, core: { store } })));
+    beforeEach(() => resetCounts(store, app));
     /** No bad input may create a session. */
     const expectNoSession = () => expect(store.counts.set, 'sessions created').to.equal(0);
 
@@ -125,49 +129,29 @@ for (const name of adapters) describe(`bad input (${name})`, () => {
       expect(calls[0]!.query.js_code).to.equal('c'.repeat(256));
     });
 
-    it('answers 400 WX_BAD_REQUEST for encryptedData without iv, and creates no session', async () => {
-      const openid = 'oHalfPair';
-      const code = app.mock.issueCode(openid);
-      const { encryptedData } = encryptForSession(app.mock.sessionKeyOf(openid)!, { watermark: { appid: app.mock.appId } });
-      const res = await app.http.post('/wx/login').send({ code, encryptedData });
-      expect(res.status).to.equal(400);
-      expectErrorBody(res.body, 'WX_BAD_REQUEST');
-      expectNoSession();
-      expect(res.body).to.not.have.property('token');
-    });
-
-    it('answers 400 WX_BAD_REQUEST for iv without encryptedData, and creates no session', async () => {
-      const res = await app.http.post('/wx/login').send({ code: app.mock.issueCode(), iv: 'r7BXXKkLb8qrSNn05n0qiA==' });
-      expect(res.status).to.equal(400);
-      expectErrorBody(res.body, 'WX_BAD_REQUEST');
-      expectNoSession();
-      expect(res.body).to.not.have.property('token');
-    });
-
-    it('answers 400 WX_BAD_REQUEST for encryptedData that does not decrypt, and creates no session', async () => {
-      const res = await app.http.post('/wx/login').send({ code: app.mock.issueCode(), encryptedData: 'AAAAAAAAAAAAAAAAAAAAAA==', iv: 'r7BXXKkLb8qrSNn05n0qiA==' });
-      expect(res.status).to.equal(400);
-      expectErrorBody(res.body, 'WX_BAD_REQUEST');
-      expectNoSession();
-      expect(res.body).to.not.have.property('token');
-    });
-
-    it('answers 400 WX_BAD_REQUEST for encryptedData watermarked for another app, and creates no session', async () => {
-      const openid = 'oOtherAppData';
-      const code = app.mock.issueCode(openid);
-      const pair = encryptForSession(app.mock.sessionKeyOf(openid)!, { nickName: 'x', watermark: { appid: 'wxsomeoneelse00000', timestamp: 1 } });
-      const res = await app.http.post('/wx/login').send({ code, ...pair });
-      expect(res.status).to.equal(400);
-      expectErrorBody(res.body, 'WX_BAD_REQUEST');
-      expectNoSession();
-      expect(res.body).to.not.have.property('token');
-    });
+    /** A login with a fresh code for `openid` and `payload` encrypted with its session_key. */
+    const loginWithData = (openid: string, payload: object) => ({ code: app.mock.issueCode(openid), ...encryptForSession(app.mock.sessionKeyOf(openid)!, payload) });
+    const refusedUserData: Array<[string, () => object]> = [
+      ['encryptedData without iv', () => {
+        const { code, encryptedData } = loginWithData('oHalfPair', { watermark: { appid: app.mock.appId } });
+        return { code, encryptedData };
+      }],
+      ['iv without encryptedData', () => ({ code: app.mock.issueCode(), iv: SOME_IV })],
+      ['encryptedData that does not decrypt', () => ({ code: app.mock.issueCode(), encryptedData: 'AAAAAAAAAAAAAAAAAAAAAA==', iv: SOME_IV })],
+      ['encryptedData watermarked for another app', () => loginWithData('oOtherAppData', { nickName: 'x', watermark: { appid: 'wxsomeoneelse00000', timestamp: 1 } })],
+    ];
+    for (const [what, body] of refusedUserData) {
+      it(`answers 400 WX_BAD_REQUEST for ${what}, and creates no session`, async () => {
+        const res = await app.http.post('/wx/login').send(body());
+        expect(res.status).to.equal(400);
+        expectErrorBody(res.body, 'WX_BAD_REQUEST');
+        expectNoSession();
+        expect(res.body).to.not.have.property('token');
+      });
+    }
 
     it('(control) the same login with matching encryptedData does create a session', async () => {
-      const openid = 'oGoodPair';
-      const code = app.mock.issueCode(openid);
-      const pair = encryptForSession(app.mock.sessionKeyOf(openid)!, { nickName: 'x', watermark: { appid: app.mock.appId, timestamp: 1 } });
-      const res = await app.http.post('/wx/login').send({ code, ...pair });
+      const res = await app.http.post('/wx/login').send(loginWithData('oGoodPair', { nickName: 'x', watermark: { appid: app.mock.appId, timestamp: 1 } }));
       expect(res.status).to.equal(200);
       expect(store.counts.set).to.equal(1);
     });
@@ -214,17 +198,10 @@ for (const name of adapters) describe(`bad input (${name})`, () => {
   });
 
   describe('raw bodies (no body parser)', () => {
+    const store = new CountingStore();
     let app: TestApp;
-    let store: CountingStore;
-    before(async () => {
-      store = new CountingStore();
-      app = await startApp(name, { core: { store } });
-    });
-    after(async () => { await app.close(); });
-    beforeEach(() => {
-      store.reset();
-      app.mock.resetCalls();
-    });
+    startFor('block', async () => (app = await startApp(name, { core: { store } })));
+    beforeEach(() => resetCounts(store, app));
 
     const malformed: Array<[string, string]> = [
       ['malformed JSON', '{"code":'],

@@ -2,10 +2,10 @@
 // WX_SESSION_KEY_EXPIRED together share one wx.login(). The first one's retry carries the fresh
 // code (X-WX-Code) and repairs the session in place; the others wait for that retry to settle and
 // retry once without a code. Real HTTP: the fake `wx` in front of the Express example server in
-// front of the mock WeChat (test/support-client.ts).
+// front of the mock WeChat (test/support/client.ts).
 import { expect } from 'chai';
 import { createSessionClient, SessionClientError, type SessionClient, type SessionResponse, type WxRequestOptions, type WxRequestSuccess } from 'wx-session/client';
-import { fakeWx, startGameServer, type FakeWx, type GameServer } from './support-client.js';
+import { fakeWx, startGameServer, type FakeWx, type GameServer } from './support/client.js';
 
 const KEY = 'wx-session-token';
 const OPENID = 'oClientRefreshUser0000000001';
@@ -149,7 +149,7 @@ describe('wx-session/client: one key refresh for concurrent requests (DESIGN.md 
       expect(res.data.code).to.equal('WX_SESSION_KEY_EXPIRED');
     }
     expect(client.token()).to.equal(token);
-    // (The root hook in test/setup.ts fails this test on any unhandled rejection.)
+    // (The root hook in test/support/setup.ts fails this test on any unhandled rejection.)
   });
 
   it('a KEY_EXPIRED answer that arrives after the refresh ended retries without a code, not with a new wx.login', async () => {

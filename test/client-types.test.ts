@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
+import { requireBuilt } from './support/built.js';
 
 const run = promisify(execFile);
 const ROOT = realpathSync(fileURLToPath(new URL('..', import.meta.url)));
@@ -30,6 +31,27 @@ const STRICT = {
   moduleResolution: 'NodeNext',
 };
 
+/** Game code handing WeChat's own `wx` (minigame-api-typings) to the client, as ESM and as CommonJS. */
+const REAL_WX_ESM = [
+  "import { createSessionClient, type WxApi } from 'wx-session/client';",
+  'const api: WxApi = wx;',
+  "const client = createSessionClient({ baseUrl: 'https://game.example.com', wx });",
+  "createSessionClient({ baseUrl: 'https://game.example.com' });",
+  "client.request({ url: '/me', method: 'GET', enableHttp2: true }).then((res) => res.statusCode);",
+  'export { api };',
+].join('\n');
+const REAL_WX_CJS = [
+  "import client = require('wx-session/client');",
+  'const api: client.WxApi = wx;',
+  "const c: client.SessionClient = client.createSessionClient({ baseUrl: 'https://game.example.com', wx });",
+  'export = { api, c };',
+].join('\n');
+/** A `wx` without storage or uploadFile: line 2 must not compile. */
+const BAD_WX = [
+  "import { createSessionClient } from 'wx-session/client';",
+  "createSessionClient({ baseUrl: 'https://game.example.com', wx: { login() {}, request() {} } });",
+].join('\n');
+
 /** Runs tsc on a tsconfig; returns its output ('' when clean) and the files of the program. */
 async function tsc(project: string): Promise<{ output: string; files: string[] }> {
   try {
@@ -44,6 +66,7 @@ async function tsc(project: string): Promise<{ output: string; files: string[] }
 describe('wx-session/client: built types and output', function () {
   this.timeout(60_000);
   this.slow(10_000);
+  requireBuilt();
   let scratch: string;
 
   before(() => {
@@ -69,26 +92,8 @@ describe('wx-session/client: built types and output', function () {
   });
 
   it('takes WeChat\'s own wx (minigame-api-typings), from ESM and from CommonJS', async () => {
-    writeFileSync(
-      join(scratch, 'real-wx.ts'),
-      [
-        "import { createSessionClient, type WxApi } from 'wx-session/client';",
-        'const api: WxApi = wx;',
-        "const client = createSessionClient({ baseUrl: 'https://game.example.com', wx });",
-        "createSessionClient({ baseUrl: 'https://game.example.com' });",
-        "client.request({ url: '/me', method: 'GET', enableHttp2: true }).then((res) => res.statusCode);",
-        'export { api };',
-      ].join('\n'),
-    );
-    writeFileSync(
-      join(scratch, 'real-wx.cts'),
-      [
-        "import client = require('wx-session/client');",
-        'const api: client.WxApi = wx;',
-        "const c: client.SessionClient = client.createSessionClient({ baseUrl: 'https://game.example.com', wx });",
-        'export = { api, c };',
-      ].join('\n'),
-    );
+    writeFileSync(join(scratch, 'real-wx.ts'), REAL_WX_ESM);
+    writeFileSync(join(scratch, 'real-wx.cts'), REAL_WX_CJS);
     const result = await tsc(project('wechat', { types: ['minigame-api-typings'], skipLibCheck: true }, [join(scratch, 'real-wx.ts'), join(scratch, 'real-wx.cts')]));
     expect(result.output).to.equal('');
     expect(result.files).to.include(join(ROOT, 'dist/cjs/src/client/index.d.ts'));
@@ -96,13 +101,7 @@ describe('wx-session/client: built types and output', function () {
   });
 
   it('rejects a wx object that lacks a member the client calls', async () => {
-    writeFileSync(
-      join(scratch, 'bad-wx.ts'),
-      [
-        "import { createSessionClient } from 'wx-session/client';",
-        "createSessionClient({ baseUrl: 'https://game.example.com', wx: { login() {}, request() {} } });",
-      ].join('\n'),
-    );
+    writeFileSync(join(scratch, 'bad-wx.ts'), BAD_WX);
     const result = await tsc(project('bad', { types: [] }, [join(scratch, 'bad-wx.ts')]));
     expect(result.output).to.match(/bad-wx\.ts\(2,.*error TS2740|bad-wx\.ts\(2,.*error TS2739/);
   });

@@ -1,12 +1,15 @@
 // The framework-agnostic core on its own (DESIGN.md §3, §7): options validated at construction,
-// authenticate() that never throws, login/logout, the error class and codes, and a failing store
-// (WX_STORE_UNAVAILABLE), which the adapters then answer with 503.
+// what counts as a core, authenticate() that never throws and looks at the store once per
+// request, login/logout, the error class and codes. A failing store: store-failures.test.ts.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { adapters, coreOptions, SECRET, startApp, type TestApp } from './helpers.js';
-import { SwitchableStore, expectErrorBody, forgeToken } from './support-wire.js';
-import { ErrorCode, WxSessionError, createWxSession, type WxSessionOptions } from '../src/index.js';
+import { adapters, coreOptions, SECRET, startApp } from '../harness/apps.js';
+import { forgeToken } from './support/wire.js';
+import { testClock } from './support/clock.js';
+import { ErrorCode, MemoryStore, WxSessionError, createWxSession, isWxSessionCore, type SessionRecord, type WxSessionOptions } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
+import { wxSession as expressSession } from '../adapters/express.js';
+import { wxSession as koaSession } from '../adapters/koa.js';
 
 /** The error a promise rejects with, or a failure if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<WxSessionError> {
@@ -94,6 +97,32 @@ describe('core', () => {
         expect((error as Error).message).to.not.contain(secret).and.not.contain('the-app-secret-value');
       }
     });
+  });
+
+  describe('isWxSessionCore', () => {
+    const methods = ['login', 'authenticate', 'authenticateSync', 'logout'] as const;
+    /** A core's methods, bound, as a plain object: what a wrapper around a core would look like. */
+    const wrapped = () => {
+      const core = createWxSession(coreOptions(mock));
+      return Object.fromEntries(methods.map((name) => [name, core[name].bind(core)]));
+    };
+
+    it('is true for a core and for an object with its four methods, false for options', () => {
+      expect(isWxSessionCore(createWxSession(coreOptions(mock)))).to.equal(true);
+      expect(isWxSessionCore(wrapped())).to.equal(true);
+      expect(isWxSessionCore(coreOptions(mock))).to.equal(false);
+      for (const value of [null, undefined, 'core', () => {}]) expect(isWxSessionCore(value)).to.equal(false);
+    });
+
+    for (const missing of methods) {
+      it(`an object without ${missing} is no core: false, and the adapters refuse it as they refuse bad options`, () => {
+        const partial = { ...wrapped(), [missing]: undefined };
+        expect(isWxSessionCore(partial)).to.equal(false);
+        for (const adapter of [expressSession, koaSession]) {
+          expect(() => adapter(partial as never)).to.throw(TypeError, /^wx-session: /);
+        }
+      });
+    }
   });
 
   describe('authenticate', () => {
@@ -251,92 +280,38 @@ describe('core', () => {
       }).to.throw(TypeError);
     });
   });
-
-  describe('a failing store', () => {
-    it('authenticate resolves {session: null, code: WX_STORE_UNAVAILABLE}', async () => {
-      const store = new SwitchableStore();
-      const core = createWxSession(coreOptions(mock, { store }));
-      const { token } = await core.login(mock.issueCode());
-      store.failing = true;
-      const result = await core.authenticate(token);
-      expect(result.session).to.equal(null);
-      expect(result.code).to.equal('WX_STORE_UNAVAILABLE');
-      store.heal();
-      expect((await core.authenticate(token)).session).to.not.equal(null);
-    });
-
-    it('authenticate of a forged, validly signed token against a dead store: WX_STORE_UNAVAILABLE', async () => {
-      const store = new SwitchableStore();
-      store.failing = true;
-      const core = createWxSession(coreOptions(mock, { store }));
-      const result = await core.authenticate(forgeToken('some-id', SECRET));
-      expect(result).to.deep.equal({ session: null, code: 'WX_STORE_UNAVAILABLE' });
-    });
-
-    it('login rejects with WX_STORE_UNAVAILABLE (status 503)', async () => {
-      const store = new SwitchableStore();
-      store.failing = true;
-      const core = createWxSession(coreOptions(mock, { store }));
-      const error = await rejection(core.login(mock.issueCode()));
-      expect(error.code).to.equal('WX_STORE_UNAVAILABLE');
-      expect(error.status).to.equal(503);
-      expect(error.message).to.not.contain(store.error.message);
-    });
-  });
 });
 
-for (const name of adapters) describe(`a failing store through the adapter (${name})`, () => {
-  let app: TestApp;
-  let store: SwitchableStore;
-  let token: string;
-  before(async () => {
-    store = new SwitchableStore();
-    app = await startApp(name, { core: { store } });
-  });
-  after(async () => { await app.close(); });
-  beforeEach(async () => {
-    store.heal();
-    ({ token } = await app.login());
-  });
+/** A MemoryStore that counts look-ups: the synchronous peek and the asynchronous get. */
+class LookupCountingStore extends MemoryStore {
+  peeks = 0;
+  gets = 0;
+  override peek(id: string): SessionRecord | null | undefined {
+    this.peeks++;
+    return super.peek(id);
+  }
+  override async get(id: string): Promise<SessionRecord | undefined> {
+    this.gets++;
+    return super.get(id);
+  }
+}
 
-  it('a required route answers 503 WX_STORE_UNAVAILABLE', async () => {
-    store.failing = true;
-    const res = await app.http.get('/me').set('X-WX-Session', token);
-    expect(res.status).to.equal(503);
-    expectErrorBody(res.body, 'WX_STORE_UNAVAILABLE');
-    expect(res.headers).to.not.have.property('www-authenticate');
-  });
-
-  it('GET /whoami goes on and reports error WX_STORE_UNAVAILABLE', async () => {
-    store.failing = true;
-    const res = await app.http.get('/whoami').set('X-WX-Session', token);
-    expect(res.status).to.equal(200);
-    expect(res.body).to.deep.equal({ session: false, openid: null, error: 'WX_STORE_UNAVAILABLE' });
-  });
-
-  it('login answers 503 WX_STORE_UNAVAILABLE', async () => {
-    store.failing = true;
-    const res = await app.http.post('/wx/login').send({ code: app.mock.issueCode() });
-    expect(res.status).to.equal(503);
-    expectErrorBody(res.body, 'WX_STORE_UNAVAILABLE');
-    expect(res.body).to.not.have.property('token');
-  });
-
-  it('a failed save of changed data answers 503 WX_STORE_UNAVAILABLE, not the route\'s answer', async () => {
-    store.failOn.add('set');
-    const res = await app.http.post('/me/coins').set('X-WX-Session', token);
-    expect(res.status).to.equal(503);
-    expectErrorBody(res.body, 'WX_STORE_UNAVAILABLE');
-    store.heal();
-    const me = await app.http.get('/me').set('X-WX-Session', token);
-    expect(me.body.data).to.deep.equal({});
-  });
-
-  it('works again once the store is back', async () => {
-    store.failing = true;
-    await app.http.get('/me').set('X-WX-Session', token).expect(503);
-    store.heal();
-    const res = await app.http.get('/me').set('X-WX-Session', token);
-    expect(res.status).to.equal(200);
+for (const name of adapters) describe(`one look at the store per request (${name})`, () => {
+  it('answered at once: one peek and no get; a session due a renewal: one peek, then one get', async () => {
+    const clock = testClock();
+    const store = new LookupCountingStore({ now: clock.now });
+    const app = await startApp(name, { core: { store, ttl: 60, now: clock.now } });
+    try {
+      const { token } = await app.login();
+      store.peeks = store.gets = 0;
+      await app.http.get('/me').set('X-WX-Session', token).expect(200);
+      expect({ peeks: store.peeks, gets: store.gets }, 'at once').to.deep.equal({ peeks: 1, gets: 0 });
+      clock.advance(31_000); // less than half left: the renewal needs the store
+      store.peeks = store.gets = 0;
+      await app.http.get('/me').set('X-WX-Session', token).expect(200);
+      expect({ peeks: store.peeks, gets: store.gets }, 'with a renewal').to.deep.equal({ peeks: 1, gets: 1 });
+    } finally {
+      await app.close();
+    }
   });
 });

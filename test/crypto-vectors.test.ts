@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { createCipheriv, createHmac } from 'node:crypto';
 import { expect } from 'chai';
-import { coreOptions } from './helpers.js';
-import { encryptForSession, hmacHex, sha1Hex } from './support-wire.js';
+import { coreOptions } from '../harness/apps.js';
+import { encryptForSession, hmacHex, sha1Hex } from './support/keys.js';
 import { WxSessionError, createWxSession, decryptData, signPayload, verifyRawData } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 

@@ -5,8 +5,9 @@
 // WX_BAD_REQUEST and creates no session.
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { adapters, SECRET, startApp, type TestApp } from './helpers.js';
-import { breakPadding, codeWithKey, encryptUserData, expectNoSecrets, RecordingStore, userPayload } from './support-keys.js';
+import { adapters, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { breakPadding, codeWithKey, encryptUserData, expectNoSecrets, userPayload } from './support/keys.js';
+import { RecordingStore } from './support/stores.js';
 import type { WxSessionOptions } from '../src/index.js';
 
 interface App extends TestApp {

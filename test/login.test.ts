@@ -3,8 +3,8 @@
 // configurable and disabled routes.
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { adapters, startApp, type TestApp } from './helpers.js';
-import { encryptForSession } from './support-wire.js';
+import { adapters, startApp, type TestApp } from '../harness/apps.js';
+import { encryptForSession } from './support/keys.js';
 
 /** Nothing of the session_key, by name or by value, in the body or any header. */
 function expectNoSessionKey(res: Response, sessionKey: string | undefined): void {

@@ -3,8 +3,9 @@
 // optional route (app.use(wx) only) the request goes on and the reason is kept.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { adapters, SECRET, startApp, type TestApp } from './helpers.js';
-import { INVALID_REQUEST, INVALID_TOKEN, expectErrorBody, forgeToken, rawRequest } from './support-wire.js';
+import { adapters, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { INVALID_REQUEST, INVALID_TOKEN, expectErrorBody, forgeToken, rawRequest } from './support/wire.js';
+import { startFor } from './support/hooks.js';
 
 const OTHER_SECRET = 'someone-elses-secret-0123456789abcdef';
 
@@ -18,11 +19,8 @@ function flipSignatureChar(token: string): string {
 for (const name of adapters) describe(`malformed token (${name})`, () => {
   let app: TestApp;
   let token: string;
-  before(async () => {
-    app = await startApp(name);
-    ({ token } = await app.login('oTokenOwner'));
-  });
-  after(async () => { await app.close(); });
+  startFor('block', async () => (app = await startApp(name)));
+  before(async () => ({ token } = await app.login('oTokenOwner')));
 
   /** GET /me with X-WX-Session: value; checks status 401, code and WWW-Authenticate. */
   async function expect401(value: string, code: string, challenge: string) {

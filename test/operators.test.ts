@@ -13,8 +13,9 @@ import { CHANNELS, type SessionEvent, type WeChatCallContext } from '../src/diag
 import { wxSession as expressSession } from '../adapters/express.js';
 import { wxSession as koaSession } from '../adapters/koa.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
-import { adapters, closeServer, coreOptions, listen, OLD_SECRET, SECRET, startApp, type TestApp } from './helpers.js';
-import { captureLogger, expectNoSecrets } from './support-keys.js';
+import { adapters, closeServer, coreOptions, listen, OLD_SECRET, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { captureLogger, expectNoSecrets } from './support/keys.js';
+import { testClock } from './support/clock.js';
 
 const CODE2SESSION = '/sns/jscode2session';
 const STABLE = '/cgi-bin/stable_token';
@@ -219,7 +220,8 @@ describe('operators see failures', () => {
         // and RedisStore drop them themselves; then the token is just unknown).
         const kept = new MemoryStore();
         const store = Object.assign(kept, { set: (id: string, record: Parameters<MemoryStore['set']>[1]) => MemoryStore.prototype.set.call(kept, id, record, 60_000) });
-        const core: WxSessionCore = createWxSession(coreOptions(mock, { store, checkSessionKey: { interval: 0 }, maxSessionsPerUser: 1, ttl: 1 }));
+        const clock = testClock();
+        const core: WxSessionCore = createWxSession(coreOptions(mock, { store, checkSessionKey: { interval: 0 }, maxSessionsPerUser: 1, ttl: 1, now: clock.now }));
         const openid = 'oTraced';
         const first = await core.login(mock.issueCode(openid));
         await core.login(mock.issueCode(openid)); // evicts the first
@@ -230,7 +232,7 @@ describe('operators see failures', () => {
         await core.logout(token);
         expect((await core.authenticate(first.token)).code).to.equal('WX_SESSION_EXPIRED');
         const late = await core.login(mock.issueCode('oTraced3'));
-        await new Promise((resolve) => setTimeout(resolve, 1100));
+        clock.advance(1000);
         expect((await core.authenticate(late.token)).code).to.equal('WX_SESSION_EXPIRED');
 
         const endpoints = traced.filter(([kind]) => kind === 'start').map(([, context]) => context.endpoint);

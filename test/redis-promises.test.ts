@@ -8,10 +8,10 @@ import { inspect } from 'node:util';
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { createWxSession, WxSessionError } from '../src/index.js';
-import { RedisStore } from '../src/redis.js';
-import { coreOptions, SECRET, startApp, type TestApp } from './helpers.js';
-import { captureLogger, expectNoSecrets, sessionIdOf } from './support-keys.js';
-import { requireRedis, startRedis, type RedisServer } from './support-redis.js';
+import { coreOptions, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { captureLogger, expectNoSecrets } from './support/keys.js';
+import { useRedisStores } from './support/redis-store-kit.js';
+import { sessionIdOf } from './support/stores.js';
 
 /** Every key and its value(s), as text: what a store dump would show. */
 async function dump(admin: Redis): Promise<string> {
@@ -28,35 +28,18 @@ async function dump(admin: Redis): Promise<string> {
 }
 
 describe('§8 promises on a real Redis', function () {
-  requireRedis(this);
-  let redis: RedisServer;
-  let admin: Redis;
+  const kit = useRedisStores(this);
   let app: TestApp | undefined;
-  const stores: RedisStore[] = [];
 
-  before(async () => {
-    redis = await startRedis();
-    admin = redis.client();
-  });
   afterEach(async () => {
     await app?.close();
     app = undefined;
-    for (const store of stores.splice(0)) await store.close();
-    await admin.config('SET', 'maxmemory', '0');
-    await admin.flushall();
+    await kit.admin.config('SET', 'maxmemory', '0');
+    await kit.admin.flushall();
   });
-  after(async () => {
-    await redis?.stop();
-  });
-
-  function redisStore(): RedisStore {
-    const store = new RedisStore({ client: redis.client() });
-    stores.push(store);
-    return store;
-  }
 
   it('nothing usable at rest: a dump after logins, key checks and a token fetch holds no session_key and no access token', async () => {
-    app = await startApp('express5', { core: { store: redisStore(), checkSessionKey: { interval: 0 } } });
+    app = await startApp('express5', { core: { store: kit.store(), checkSessionKey: { interval: 0 } } });
     const players = ['oDump1', 'oDump2', 'oDump3'];
     for (const openid of players) {
       const { token } = await app.login(openid);
@@ -64,7 +47,7 @@ describe('§8 promises on a real Redis', function () {
       expect(me.status).to.equal(200);
     }
     expect(app.mock.callsTo('/cgi-bin/stable_token')).to.have.length(1);
-    const text = await dump(admin);
+    const text = await dump(kit.admin);
     expect(text).to.contain('wxs:token:');
     expect(text, 'sealed values are there').to.contain('wxs1.');
     expectNoSecrets(text, [...players.map((openid) => app!.mock.sessionKeyOf(openid)), app.mock.currentAccessToken(), app.mock.appSecret, SECRET], 'the Redis dump');
@@ -72,13 +55,13 @@ describe('§8 promises on a real Redis', function () {
 
   it("Redis full (maxmemory + noeviction): a failed save answers 503 and its error's cause holds no command, argument or record", async () => {
     const logger = captureLogger();
-    const store = redisStore();
+    const store = kit.store();
     const core = createWxSession(coreOptions((app = await startApp('express5')).mock, { store, logger, checkSessionKey: false }));
     const openid = 'oFullRedis';
     const { token } = await core.login(app.mock.issueCode(openid));
     const session = (await core.authenticate(token)).session!;
-    await admin.config('SET', 'maxmemory-policy', 'noeviction');
-    await admin.config('SET', 'maxmemory', '1');
+    await kit.admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await kit.admin.config('SET', 'maxmemory', '1');
     session.data.coins = 1;
     const error = await session.save().then(
       () => undefined,
@@ -96,19 +79,19 @@ describe('§8 promises on a real Redis', function () {
   });
 
   it('one account evicts no one: 200 logins of one openid keep 10 of its sessions; with Redis full, others still read', async () => {
-    const store = redisStore();
+    const store = kit.store();
     app = await startApp('express5', { core: { store, checkSessionKey: false } });
     const victim = await app.login('oVictimRedis');
     const flood: string[] = [];
     for (let i = 0; i < 200; i++) flood.push((await app.login('oFloodRedis')).token);
-    const sessions = (await admin.keys('wxs:*')).filter((key) => /^wxs:[A-Za-z0-9_-]{43}$/.test(key));
+    const sessions = (await kit.admin.keys('wxs:*')).filter((key) => /^wxs:[A-Za-z0-9_-]{43}$/.test(key));
     expect(sessions, 'the victim and the flooder’s newest ten').to.have.length(11);
     const alive = await Promise.all(flood.map((token) => app!.http.get('/me').set('X-WX-Session', token).then((res) => res.status)));
     expect(alive.slice(-10)).to.deep.equal(Array(10).fill(200));
     expect(alive.slice(0, -10).every((status) => status === 401)).to.equal(true);
     // Memory full: new logins fail (503), existing sessions keep working.
-    await admin.config('SET', 'maxmemory-policy', 'noeviction');
-    await admin.config('SET', 'maxmemory', '1');
+    await kit.admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await kit.admin.config('SET', 'maxmemory', '1');
     expect((await app.http.get('/me').set('X-WX-Session', victim.token)).status).to.equal(200);
     const refused = await app.http.post('/wx/login').send({ code: app.mock.issueCode('oLate') });
     expect(refused.status).to.equal(503);

@@ -1,4 +1,4 @@
-// Defects found by test/properties.test.ts, pinned as plain examples so they stay fixed.
+// Defects found by the property tests (test/properties-*.test.ts), pinned as plain examples so they stay fixed.
 //
 // 1. A no-break space (byte 0xA0) at either end of the token header was stripped as if it were
 //    whitespace (String.prototype.trim), so `X-WX-Session: \xA0<valid token>` authenticated and a
@@ -8,8 +8,9 @@
 //    Found by the one-character mutation property, counterexample [0, "first", "\u00a0",
 //    "x-wx-session", "/me"] (seed -1672257087, path "27:0:0:1" on express5).
 import { expect } from 'chai';
-import { adapters, startApp, type TestApp } from './helpers.js';
-import { INVALID_REQUEST, expectErrorBody } from './support-wire.js';
+import { adapters, startApp, type TestApp } from '../harness/apps.js';
+import { INVALID_REQUEST, expectErrorBody } from './support/wire.js';
+import { startFor } from './support/hooks.js';
 import { tokenFrom } from '../src/http.js';
 
 const NBSP = '\u00a0';
@@ -32,11 +33,8 @@ describe('regressions found by the properties', () => {
   for (const name of adapters) describe(`a no-break space around the token (${name})`, () => {
     let app: TestApp;
     let token: string;
-    before(async () => {
-      app = await startApp(name);
-      ({ token } = await app.login('oNbspOwner'));
-    });
-    after(async () => { await app.close(); });
+    startFor('block', async () => (app = await startApp(name)));
+    before(async () => ({ token } = await app.login('oNbspOwner')));
 
     const cases: Array<[string, (t: string) => Record<string, string>]> = [
       ['before the token in X-WX-Session', (t) => ({ 'X-WX-Session': `${NBSP}${t}` })],

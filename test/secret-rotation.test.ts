@@ -2,8 +2,8 @@
 // accepts any; a token signed under an older secret is re-issued in X-WX-Session-Token; a secret
 // no longer listed is refused. Three apps share one store and one mock, like three deploys.
 import { expect } from 'chai';
-import { adapters, OLD_SECRET, SECRET, startApp, type TestApp } from './helpers.js';
-import { INVALID_TOKEN, expectErrorBody, unsignToken } from './support-wire.js';
+import { adapters, OLD_SECRET, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { INVALID_TOKEN, expectErrorBody, unsignToken } from './support/wire.js';
 import { MemoryStore } from '../src/index.js';
 import type { Response } from 'supertest';
 

@@ -6,11 +6,13 @@
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { adapters, OLD_SECRET, SECRET, coreOptions, startApp, type TestApp } from './helpers.js';
-import { SwitchableStore, encryptForSession, forgeToken } from './support-wire.js';
+import { adapters, OLD_SECRET, SECRET, coreOptions, startApp, type TestApp } from '../harness/apps.js';
+import { SwitchableStore } from './support/stores.js';
+import { encryptForSession } from './support/keys.js';
+import { forgeToken } from './support/wire.js';
 import { createWxSession, type Logger } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
-import { witnessLog } from './witness.js';
+import { witnessLog } from './support/witness.js';
 
 const WRONG_APP_SECRET = 'wrong-app-secret-that-must-not-leak-77';
 
@@ -40,6 +42,7 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
   const errors: string[] = [];
   const openids = new Set<string>();
   const keys = new Set<string>();
+  const tokens: string[] = [];
   const logger: Logger = {
     warn: (...args: unknown[]) => void (logged.push(args), witnessLog('a logger line', args)),
     error: (...args: unknown[]) => void (logged.push(args), witnessLog('a logger line', args)),
@@ -76,12 +79,9 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
     await mock.close();
   });
 
-  it('runs the scenario, then finds no secret anywhere', async function () {
-    this.timeout(8000);
+  /** Logins: JSON body, header, unionid, encryptedData, a rotating re-login. */
+  async function logins(): Promise<void> {
     const http = app.http;
-
-    // Logins: JSON body, header, unionid, encryptedData, a rotating re-login.
-    const tokens: string[] = [];
     for (const [openid, how] of [['oLeak1', 'body'], ['oLeak2', 'header'], ['oLeak3', 'union']] as const) {
       const code = mock.issueCode(openid, how === 'union' ? { unionid: 'uLeak3' } : {});
       track(openid);
@@ -107,8 +107,10 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
     }
     mock.rotateSessionKey('oLeak2');
     track('oLeak2');
+  }
 
-    // Config errors, from the wire and from the core directly.
+  /** Config errors, from the wire and from the core directly. */
+  async function configErrors(): Promise<void> {
     expect((await seen(wrongId.http.post('/wx/login').send({ code: mock.issueCode('oLeak5') }))).status).to.equal(500);
     expect((await seen(wrongSecret.http.post('/wx/login').send({ code: mock.issueCode('oLeak5') }))).status).to.equal(500);
     track('oLeak5');
@@ -121,8 +123,11 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
         errors.push(errorText(error));
       }
     }
+  }
 
-    // Upstream faults.
+  /** Upstream faults. */
+  async function upstreamFaults(): Promise<void> {
+    const http = app.http;
     const C2S = '/sns/jscode2session';
     const faults = [{ errcode: -1 }, { status: 500 }, { body: 'not json' }, { body: '{"openid":"x","session_k' }, { reset: true as const }, { hang: true as const }, { errcode: 40226 }, { errcode: 45011 }];
     for (const fault of faults) {
@@ -133,8 +138,11 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
     track('oLeak6');
     mock.clearFaults();
     expect((await seen(http.post('/wx/login').send({ code: 'unknown-code' }))).status).to.equal(401);
+  }
 
-    // Bad input and bad tokens.
+  /** Bad input and bad tokens. */
+  async function badInput(): Promise<void> {
+    const http = app.http;
     await seen(http.post('/wx/login').set('Content-Type', 'application/json').send('{"code":'));
     await seen(http.post('/wx/login').send({ code: 5 }));
     await seen(http.post('/wx/login').set('Content-Type', 'application/json').send(`{"code":"${'x'.repeat(9000)}"}`));
@@ -143,8 +151,11 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
       await seen(http.get('/me').set('X-WX-Session', bad));
       await seen(http.get('/whoami').set('Authorization', `Bearer ${bad}`));
     }
+  }
 
-    // Data writes, JSON, destroy, logout.
+  /** Data writes, JSON, destroy, logout. */
+  async function dataWrites(): Promise<void> {
+    const http = app.http;
     for (const token of tokens) {
       await seen(http.post('/me/coins').set('X-WX-Session', token));
       await seen(http.get('/me/json').set('X-WX-Session', token));
@@ -154,8 +165,10 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
     await seen(http.post('/wx/logout').set('X-WX-Session', tokens[2]!));
     await seen(http.post('/wx/logout').set('X-WX-Session', 'garbage'));
     await seen(http.post('/wx/logout'));
+  }
 
-    // Secret rotation: an OLD-signed token through a [NEW, OLD] core re-issues.
+  /** Secret rotation: an OLD-signed token through a [NEW, OLD] core re-issues. */
+  async function rotation(): Promise<void> {
     {
       const rotating = await startApp(name, { mock, core: { logger, store, secret: [SECRET, OLD_SECRET] } });
       try {
@@ -167,8 +180,11 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
         await rotating.close();
       }
     }
+  }
 
-    // Store failures: reads, saves, logins, logouts.
+  /** Store failures: reads, saves, logins, logouts. */
+  async function storeFailures(): Promise<void> {
+    const http = app.http;
     store.failing = true;
     await seen(http.get('/me').set('X-WX-Session', tokens[0]!));
     await seen(http.get('/whoami').set('X-WX-Session', tokens[0]!));
@@ -179,8 +195,10 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
     await seen(http.post('/me/coins').set('X-WX-Session', tokens[0]!));
     store.heal();
     track('oLeak8');
+  }
 
-    // The core's own errors and results.
+  /** The core's own errors and results. */
+  async function coreErrors(): Promise<void> {
     {
       const core = createWxSession(coreOptions(mock, { logger }));
       const { token, session } = await core.login(mock.issueCode('oLeak9'));
@@ -196,8 +214,10 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
         errors.push(errorText(error));
       }
     }
+  }
 
-    // Now search.
+  /** Searches everything kept for every secret, in every form. */
+  function search(): void {
     expect(keys.size, 'session keys issued').to.be.at.least(openids.size);
     expect(answers.length).to.be.above(50);
     expect(logged.length, 'the scenario made the logger speak (store failures)').to.be.above(0);
@@ -223,5 +243,11 @@ for (const name of adapters) describe(`secrets never leak (${name})`, () => {
       }
       for (const t of texts) expect(t, `session_key named in ${where}`).to.not.match(/"session_key"\s*:|sessionKey['"]?\s*[:=]\s*['"]/);
     }
+  }
+
+  it('runs the scenario, then finds no secret anywhere', async function () {
+    this.timeout(8000);
+    for (const step of [logins, configErrors, upstreamFaults, badInput, dataWrites, rotation, storeFailures, coreErrors]) await step();
+    search();
   });
 });

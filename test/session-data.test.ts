@@ -3,11 +3,13 @@
 // renewal that keeps the token, expiry, destroy and logout.
 import { inspect } from 'node:util';
 import { expect } from 'chai';
-import { adapters, coreOptions, sleep, startApp, type TestApp } from './helpers.js';
-import { CountingStore, INVALID_TOKEN, expectErrorBody } from './support-wire.js';
-import { createWxSession, type SessionRecord, type SessionStore } from '../src/index.js';
+import { adapters, coreOptions, startApp, type TestApp } from '../harness/apps.js';
+import { INVALID_TOKEN, expectErrorBody } from './support/wire.js';
+import { createWxSession, MemoryStore, type SessionRecord, type SessionStore } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
-import { expectStoredKey, sessionIdOf } from './support-keys.js';
+import { expectStoredKey } from './support/keys.js';
+import { CountingStore, sessionIdOf } from './support/stores.js';
+import { testClock } from './support/clock.js';
 
 /** A store that ignores TTLs entirely and lets the test reach its records. */
 class ForeverStore implements SessionStore {
@@ -15,6 +17,23 @@ class ForeverStore implements SessionStore {
   async get(id: string) { return this.records.get(id); }
   async set(id: string, record: SessionRecord) { this.records.set(id, record); }
   async destroy(id: string) { this.records.delete(id); }
+}
+
+/** A MemoryStore (on the test's clock) that counts its writes: set, update and touch. */
+class WriteCountingStore extends MemoryStore {
+  writes = 0;
+  override async set(id: string, record: SessionRecord, ttlMs: number) {
+    this.writes++;
+    return super.set(id, record, ttlMs);
+  }
+  override async update(id: string, record: SessionRecord, ttlMs: number) {
+    this.writes++;
+    return super.update(id, record, ttlMs);
+  }
+  override async touch(id: string, ttlMs: number) {
+    this.writes++;
+    return super.touch(id, ttlMs);
+  }
 }
 
 for (const name of adapters) describe(`session data (${name})`, () => {
@@ -126,20 +145,20 @@ for (const name of adapters) describe(`session data (${name})`, () => {
     });
   });
 
-  describe('rolling renewal and expiry (ttl 2 s and 1 s, one shared wait of 1.1 s)', () => {
+  describe("rolling renewal and expiry (ttl 2 s and 1 s, 1.1 s later on the core's clock)", () => {
+    const clock = testClock();
     let rolling: TestApp;
     let expiring: TestApp;
-    let rollStore: CountingStore;
+    let rollStore: WriteCountingStore;
     let rollToken: string;
     let expToken: string;
     let firstExpiresAt: number;
     let firstCreatedAt: number;
 
-    before(async function () {
-      this.timeout(5000);
-      rollStore = new CountingStore();
-      rolling = await startApp(name, { core: { ttl: 2, store: rollStore } });
-      expiring = await startApp(name, { core: { ttl: 1 }, mock: rolling.mock });
+    before(async () => {
+      rollStore = new WriteCountingStore({ now: clock.now });
+      rolling = await startApp(name, { core: { ttl: 2, store: rollStore, now: clock.now } });
+      expiring = await startApp(name, { core: { ttl: 1, now: clock.now }, mock: rolling.mock });
       const loginR = await rolling.login();
       expect(loginR.expiresIn).to.equal(2);
       rollToken = loginR.token;
@@ -147,8 +166,8 @@ for (const name of adapters) describe(`session data (${name})`, () => {
       const first = await rolling.http.get('/me/json').set('X-WX-Session', rollToken).expect(200);
       firstExpiresAt = first.body.expiresAt;
       firstCreatedAt = first.body.createdAt;
-      await sleep(1100);
-      rollStore.reset();
+      clock.advance(1100);
+      rollStore.writes = 0;
     });
     after(async () => {
       await expiring.close();
@@ -158,21 +177,20 @@ for (const name of adapters) describe(`session data (${name})`, () => {
     it('renews expiresAt once less than half is left, keeping the same token', async () => {
       const res = await rolling.http.get('/me/json').set('X-WX-Session', rollToken);
       expect(res.status).to.equal(200);
-      expect(res.body.expiresAt).to.be.above(firstExpiresAt + 900);
+      expect(res.body.expiresAt, 'a full ttl from now').to.equal(firstExpiresAt + 1100);
       expect(res.body.createdAt).to.equal(firstCreatedAt);
       expect(res.headers).to.not.have.property('x-wx-session-token');
-      expect(rollStore.writes, 'the renewal was stored').to.be.at.least(1);
+      expect(rollStore.writes, 'the renewal was stored').to.equal(1);
       // The stored session moved too: the next request reads the new expiry, writes nothing.
-      rollStore.reset();
+      rollStore.writes = 0;
       const again = await rolling.http.get('/me/json').set('X-WX-Session', rollToken);
-      // (The core stamps its own clock reading; the store's touch() its own: allow a few ms.)
-      expect(again.body.expiresAt).to.be.closeTo(res.body.expiresAt, 50);
+      expect(again.body.expiresAt).to.equal(res.body.expiresAt);
       expect(rollStore.writes).to.equal(0);
     });
 
     it('does not write to the store while more than half is left', async () => {
       const { token } = await rolling.login();
-      rollStore.reset();
+      rollStore.writes = 0;
       for (let i = 0; i < 3; i++) await rolling.http.get('/me').set('X-WX-Session', token).expect(200);
       expect(rollStore.writes).to.equal(0);
     });

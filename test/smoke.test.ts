@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { adapters, startApp } from './helpers.js';
+import { adapters, startApp } from '../harness/apps.js';
 for (const name of adapters) describe(`smoke ${name}`, () => {
   it('logs in, uses, saves, logs out', async () => {
     const app = await startApp(name);

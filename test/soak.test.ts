@@ -6,10 +6,11 @@
 // 503 WX_STORE_UNAVAILABLE allowed only in the failover window. Also: the secrets scanner finds
 // what it should.
 import { expect } from 'chai';
-import { SecretScanner } from './secret-scan.js';
-import { findSecrets, formatReport, runSoak, type SecretKind, type SoakReport } from '../soak/soak.js';
-import { requireRedis } from './support-redis.js';
-import { requireRedisCluster } from './support-cluster.js';
+import { requireRedisCluster } from '../harness/cluster.js';
+import { requireRedis } from '../harness/redis.js';
+import { SecretScanner } from '../harness/secret-scan.js';
+import { formatReport, type SoakReport } from '../soak/report.js';
+import { runSoak } from '../soak/soak.js';
 
 describe('soak: short run', function () {
   requireRedis(this);
@@ -141,26 +142,24 @@ describe('soak: short run on a Redis Cluster, a master killed mid-run', function
 describe('soak: the secrets scanner', () => {
   const key = 'o0q0otL8aEzpcZL/FT9WsQ=='; // has a '/' and '=': changed by URL-encoding and JSON escaping
   const token = 'x'.repeat(20) + 'AbC_-9'.repeat(7) + 'y'.repeat(2);
-  const secrets = new SecretScanner<SecretKind>();
+  const secrets = new SecretScanner<'session_key' | 'access_token'>();
   secrets.add(key, 'session_key');
   secrets.add(token, 'access_token');
 
   it('finds a secret as it is, URL-encoded, JSON-escaped or inside a longer run, and says where', () => {
-    const hits = findSecrets(
-      [
-        { source: 'plain', text: `{"session_key":"${key}"}` },
-        { source: 'url', text: `GET /x?k=${encodeURIComponent(key)}&y=1` },
-        { source: 'json-escaped', text: JSON.stringify(key).replace('/', '\\/') },
-        { source: 'embedded', text: `Bearer zz${token}zz` },
-        { source: 'clean', text: `nothing here ${key.slice(0, 20)} ${token.slice(1)}` },
-      ],
-      secrets,
-    );
+    const captured = [
+      { where: 'plain', text: `{"session_key":"${key}"}` },
+      { where: 'url', text: `GET /x?k=${encodeURIComponent(key)}&y=1` },
+      { where: 'json-escaped', text: JSON.stringify(key).replace('/', '\\/') },
+      { where: 'embedded', text: `Bearer zz${token}zz` },
+      { where: 'clean', text: `nothing here ${key.slice(0, 20)} ${token.slice(1)}` },
+    ];
+    const hits = captured.flatMap(({ where, text }) => secrets.find(text, where).map((hit) => ({ kind: hit.kind, where: hit.where })));
     expect(hits).to.deep.equal([
-      { kind: 'session_key', source: 'plain' },
-      { kind: 'session_key', source: 'url' },
-      { kind: 'session_key', source: 'json-escaped' },
-      { kind: 'access_token', source: 'embedded' },
+      { kind: 'session_key', where: 'plain' },
+      { kind: 'session_key', where: 'url' },
+      { kind: 'session_key', where: 'json-escaped' },
+      { kind: 'access_token', where: 'embedded' },
     ]);
   });
 });

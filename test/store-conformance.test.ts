@@ -7,8 +7,8 @@ import { expect } from 'chai';
 import { MemoryStore } from '../src/index.js';
 import { RedisStore } from '../src/redis.js';
 import { sampleId, sampleRecord, testStore } from '../src/testing/index.js';
-import { requireRedisCluster, startRedisCluster, type RedisCluster } from './support-cluster.js';
-import { requireRedis, startRedis, type RedisServer } from './support-redis.js';
+import { requireRedisCluster, startRedisCluster, type RedisCluster } from '../harness/cluster.js';
+import { requireRedis, startControlledRedis, type ControlledRedis } from '../harness/redis.js';
 
 describe('MemoryStore', () => {
   testStore(() => new MemoryStore({ max: 1000 }));
@@ -56,9 +56,9 @@ describe('MemoryStore', () => {
 
 describe('RedisStore', function () {
   requireRedis(this);
-  let redis: RedisServer;
+  let redis: ControlledRedis;
   before(async () => {
-    redis = await startRedis();
+    redis = await startControlledRedis();
   });
   after(async () => {
     await redis?.stop();

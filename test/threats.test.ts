@@ -4,9 +4,9 @@
 // login code (WeChat's one-time code is spent by the first login; the second gets WX_CODE_USED and
 // no session).
 import { expect } from 'chai';
-import { adapters, SECRET, startApp, type TestApp } from './helpers.js';
-import { RecordingStore, sessionIdOf } from './support-keys.js';
-import { expectErrorBody, forgeToken } from './support-wire.js';
+import { adapters, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { RecordingStore, sessionIdOf } from './support/stores.js';
+import { expectErrorBody, forgeToken } from './support/wire.js';
 
 for (const name of adapters) describe(`threats (${name})`, () => {
   let app: TestApp;

@@ -12,9 +12,9 @@ import { expect } from 'chai';
 import { createWxSession, verifyRawData } from '../src/index.js';
 import { StableTokenSource } from '../src/wechat/access-token.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
-import { coreOptions, SECRET } from './helpers.js';
-import { forgeToken } from './support-wire.js';
-import { sha1Hex } from './support-keys.js';
+import { coreOptions, SECRET } from '../harness/apps.js';
+import { forgeToken } from './support/wire.js';
+import { sha1Hex } from './support/keys.js';
 
 const require = createRequire(import.meta.url);
 const root = new URL('..', import.meta.url).pathname;
@@ -29,7 +29,7 @@ const COMPARISON = /([\w.$#?!\[\]()'"`]+)\s*(===|!==)\s*([\w.$#?!\[\]()'"`-]+)/g
 
 /** Reviewed comparisons that stay, and why. Keyed by `file: comparison`. */
 const REVIEWED: Record<string, string> = {
-  'src/client/index.ts: current() === token':
+  'src/client/index.ts: tokens.current() === token':
     'the game client checks whether its stored token is still the one it sent, on the player\'s own device: no remote party can time it',
   'src/client/index.ts: refresh.token === token':
     'the game client matches a request\'s token to the key refresh under way for that token (one wx.login per session), on the player\'s own device: no remote party can time it',
@@ -75,7 +75,7 @@ describe('timing-safe comparisons', () => {
 
   it('review: the scan itself finds comparisons (it would catch a new one)', () => {
     const found = secretComparisons();
-    expect(found).to.include('src/client/index.ts: current() === token');
+    expect(found).to.include('src/client/index.ts: tokens.current() === token');
     // A line the scan must flag, were it in a source file:
     const probe = 'if (signature !== expectedSignature) return false;';
     const match = [...probe.matchAll(COMPARISON)][0]!;

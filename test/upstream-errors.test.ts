@@ -3,8 +3,8 @@
 // most twice, nothing else retried, timeouts bounded, unreadable answers and network failures 502.
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { adapters, sleep, startApp, type TestApp } from './helpers.js';
-import { expectErrorBody } from './support-wire.js';
+import { adapters, sleep, startApp, type TestApp } from '../harness/apps.js';
+import { expectErrorBody } from './support/wire.js';
 import type { MockFault } from '../src/testing/index.js';
 
 const C2S = '/sns/jscode2session';

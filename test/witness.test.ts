@@ -1,11 +1,12 @@
-// The secrets witness (test/witness.ts) is what makes "no secret in any answer, log line or error
-// during the whole suite" true; these tests show it would notice, so its silence means something.
-import { spawn } from 'node:child_process';
+// The secrets witness (test/support/witness.ts) is what makes "no secret in any answer, log line or
+// error during the whole suite" true; these tests show it would notice, so its silence means
+// something.
 import { expect } from 'chai';
 import { createWxSession, WxSessionError } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
-import { adapters, coreOptions, SECRET, startApp, type TestApp } from './helpers.js';
-import { findSecrets, scanPending, witnessCounts, witnessLog } from './witness.js';
+import { adapters, closeServer, coreOptions, listen, SECRET, startApp, type TestApp } from '../harness/apps.js';
+import { startChild } from '../harness/process.js';
+import { findSecrets, scanPending, witnessCounts, witnessLog } from './support/witness.js';
 
 describe('the secrets witness', () => {
   let mock: MockWeChat;
@@ -37,15 +38,13 @@ describe('the secrets witness', () => {
     const key = mock.sessionKeyOf('oWitness2')!;
     scanPending();
     // An answer: a server of our own that (wrongly) answers a session_key.
-    const { listen, closeServer } = await import('./helpers.js');
     const { server, url } = await listen((_req, res) => res.end(JSON.stringify({ leaked: key })));
     try {
       await fetch(url);
     } finally {
       await closeServer(server);
     }
-    const child = spawn(process.execPath, ['-e', `process.stderr.write(${JSON.stringify(key)})`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise((resolve) => child.once('close', resolve));
+    await startChild({ name: 'a leaking child', args: ['-e', `process.stderr.write(${JSON.stringify(key)})`] }).exited();
     witnessLog('a logger line', ['key is', key]);
     void new WxSessionError('WX_UPSTREAM_ERROR', { message: 'oops', cause: new Error(`key ${key}`) });
     await Promise.resolve();

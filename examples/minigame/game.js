@@ -9,7 +9,7 @@
 // Add the server's domain to the game's "request" (and "uploadFile") legal domains in the WeChat
 // admin console, as for any wx.request.
 //
-// Everything here takes `wx` as a parameter (the global one in a game), so test/client.test.ts
+// Everything here takes `wx` as a parameter (the global one in a game), so test/client-example-game.test.ts
 // runs this very file in Node against a fake `wx` that makes real HTTP requests.
 import { createSessionClient } from 'wx-session/client';
 

@@ -1,6 +1,6 @@
 // How to test your own game server against the mock WeChat (see docs/testing.md):
 // mocha + supertest, no network, no real AppSecret. "Your app" here is the Express example.
-// test/examples.test.ts runs this file with the rest of the suite.
+// test/examples-testing.test.ts runs this file with the rest of the suite.
 import { expect } from 'chai';
 import request from 'supertest';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';

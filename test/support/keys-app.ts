@@ -1,0 +1,162 @@
+// A small app on every framework whose routes call the session helpers (storage, interactive data,
+// checkKey, sign, decrypt, verifyRawData), on a RecordingStore and a capturing logger; and a core
+// on a RecordingStore for tests without HTTP in front.
+import type { Server } from 'node:http';
+import express5 from 'express';
+import Koa3 from 'koa';
+import supertest from 'supertest';
+import { createWxSession, WxSessionError, type WxSession, type WxSessionCore, type WxSessionOptions } from '../../src/index.js';
+import { startMockWeChat, type MockWeChat } from '../../src/testing/index.js';
+import { wxSession as expressSession } from '../../adapters/express.js';
+import { wxSession as koaSession } from '../../adapters/koa.js';
+import { closeServer, coreOptions, listen, type AdapterName } from '../../harness/apps.js';
+import { captureLogger } from './keys.js';
+import { RecordingStore } from './stores.js';
+
+/**
+ * Routes (all behind `wx.required`; JSON bodies read by the route itself):
+ *   GET  /me                  -> { openid, data, userInfo }
+ *   POST /me/coins            -> data.coins += 1
+ *   POST /storage             { kvList }        -> session.setUserStorage(kvList)      -> { ok: true }
+ *   POST /storage/remove      { keys }          -> session.removeUserStorage(keys)     -> { ok: true }
+ *   POST /interactive         { kvList }        -> session.setUserInteractiveData(kvList) -> { ok: true }
+ *   GET  /check                                 -> { valid: await session.checkKey() }
+ *   POST /sign                { body }          -> { signature: session.sign(body) }
+ *   POST /decrypt             { encryptedData, iv } -> { data: session.decrypt(...) }
+ *   POST /raw                 { rawData, signature } -> { valid: session.verifyRawData(...) }
+ * A WxSessionError thrown by a helper answers its status with `error.toJSON()`.
+ */
+async function action(route: string, session: WxSession, input: Record<string, unknown>): Promise<{ status: number; body: unknown }> {
+  try {
+    switch (route) {
+      case 'GET /me':
+        return { status: 200, body: { openid: session.openid, data: session.data, userInfo: session.userInfo ?? null } };
+      case 'POST /me/coins': {
+        const data = session.data as { coins?: number };
+        data.coins = (data.coins ?? 0) + 1;
+        return { status: 200, body: { coins: data.coins } };
+      }
+      case 'POST /storage':
+        await session.setUserStorage(input.kvList as never);
+        return { status: 200, body: { ok: true } };
+      case 'POST /storage/remove':
+        await session.removeUserStorage(input.keys as never);
+        return { status: 200, body: { ok: true } };
+      case 'POST /interactive':
+        await session.setUserInteractiveData(input.kvList as never);
+        return { status: 200, body: { ok: true } };
+      case 'GET /check':
+        return { status: 200, body: { valid: await session.checkKey() } };
+      case 'POST /sign':
+        return { status: 200, body: { signature: session.sign(input.body as string) } };
+      case 'POST /decrypt':
+        return { status: 200, body: { data: session.decrypt(input.encryptedData as string, input.iv as string) } };
+      case 'POST /raw':
+        return { status: 200, body: { valid: session.verifyRawData(input.rawData as string, input.signature as string) } };
+      default:
+        return { status: 404, body: { error: 'no route' } };
+    }
+  } catch (error) {
+    if (error instanceof WxSessionError) return { status: error.status, body: error.toJSON() };
+    throw error;
+  }
+}
+
+const ROUTES = new Set(['GET /me', 'POST /me/coins', 'POST /storage', 'POST /storage/remove', 'POST /interactive', 'GET /check', 'POST /sign', 'POST /decrypt', 'POST /raw']);
+
+async function readJson(stream: AsyncIterable<unknown>): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
+/** express 4 and koa 2 ship without types; loaded through a variable so tsc does not ask for them. */
+async function framework(name: AdapterName): Promise<unknown> {
+  if (name === 'express5') return express5;
+  if (name === 'koa3') return Koa3;
+  const specifier: string = name; // 'express4' | 'koa2' (npm aliases)
+  return ((await import(specifier)) as { default: unknown }).default;
+}
+
+async function buildHandler(name: AdapterName, core: WxSessionCore): Promise<Parameters<typeof listen>[0]> {
+  if (name === 'express5' || name === 'express4') {
+    const express = (await framework(name)) as typeof express5;
+    const app = express();
+    const wx = expressSession(core);
+    app.use(wx);
+    app.use((req, res, next) => {
+      const route = `${req.method} ${req.path}`;
+      if (!ROUTES.has(route)) return next();
+      wx.required(req, res, (error?: unknown) => {
+        if (error) return next(error);
+        readJson(req)
+          .then((input) => action(route, req.wxSession!, input))
+          .then(({ status, body }) => res.status(status).json(body), next);
+      });
+    });
+    return app as unknown as Parameters<typeof listen>[0];
+  }
+  const Koa = (await framework(name)) as typeof Koa3;
+  const app = new Koa();
+  const wx = koaSession(core);
+  app.use(wx);
+  app.use(async (ctx, next) => {
+    const route = `${ctx.method} ${ctx.path}`;
+    if (!ROUTES.has(route)) return next();
+    await wx.required(ctx, async () => {
+      const { status, body } = await action(route, ctx.state.wxSession!, await readJson(ctx.req));
+      ctx.status = status;
+      ctx.body = body;
+    });
+  });
+  return app.callback();
+}
+
+export interface KeysApp {
+  name: AdapterName;
+  url: string;
+  http: ReturnType<typeof supertest>;
+  core: WxSessionCore;
+  mock: MockWeChat;
+  store: RecordingStore;
+  logger: ReturnType<typeof captureLogger>;
+  /** Logs in `openid` through POST /wx/login; returns the token. */
+  login(openid: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface KeysAppOptions {
+  core?: Partial<WxSessionOptions>;
+  /** Reuse a running mock (not closed by close()). */
+  mock?: MockWeChat;
+}
+
+/** A real HTTP server running `name` with wxSession(core) and the helper routes above. */
+export async function startKeysApp(name: AdapterName, options: KeysAppOptions = {}): Promise<KeysApp> {
+  const mock = options.mock ?? (await startMockWeChat());
+  const store = new RecordingStore();
+  const logger = captureLogger();
+  const core = createWxSession(coreOptions(mock, { store, logger, ...options.core }));
+  const { server, url } = await listen(await buildHandler(name, core));
+  const http = supertest(url);
+  return {
+    name, url, http, core, mock, store, logger,
+    async login(openid) {
+      const res = await http.post('/wx/login').send({ code: mock.issueCode(openid) });
+      if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.token as string;
+    },
+    async close() {
+      await closeServer(server as Server);
+      if (!options.mock) await mock.close();
+    },
+  };
+}
+
+/** A core on `mock` with a RecordingStore, for tests that drive sessions without HTTP in front. */
+export function coreFor(mock: MockWeChat, extra: Partial<WxSessionOptions> = {}): { core: WxSessionCore; store: RecordingStore } {
+  const store = new RecordingStore();
+  return { core: createWxSession(coreOptions(mock, { store, ...extra })), store };
+}
+
