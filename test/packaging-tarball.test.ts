@@ -93,6 +93,20 @@ describe('packaging: the tarball', function () {
     expect(pkg.paths.filter((p) => /\.test\.ts$/.test(p) && !p.startsWith('examples/')), 'tests other than the example of testing with the mock').to.deep.equal([]);
   });
 
+  it('ships no source whose relative imports leave the package (the demo, which needs harness/, stays in the repository)', () => {
+    const shipped = pkg.paths.filter((p) => /^(src|adapters|examples)\/.+\.(ts|js)$/.test(p));
+    const missing = shipped.flatMap((file) => {
+      const text = readFileSync(join(pkg.consumer, 'node_modules', 'wx-session', file), 'utf8');
+      const specifiers = [...text.matchAll(/from '(\.{1,2}\/[^']+)'/g)].map((match) => match[1]!);
+      return specifiers
+        .map((specifier) => posix.normalize(posix.join(posix.dirname(file), specifier)))
+        .filter((target) => ![target, target.replace(/\.js$/, '.ts')].some((candidate) => pkg.paths.includes(candidate)))
+        .map((target) => `${file} -> ${target}`);
+    });
+    expect(shipped.length, 'shipped sources').to.be.greaterThan(20);
+    expect(missing).to.deep.equal([]);
+  });
+
   it('has the source every source map names (the maps resolve inside the package)', () => {
     const maps = pkg.paths.filter((p) => p.endsWith('.js.map'));
     expect(maps.length, 'source maps').to.be.greaterThan(10);
