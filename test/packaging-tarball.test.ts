@@ -86,7 +86,7 @@ describe('packaging: the tarball', function () {
   });
 
   it('has the sources, docs and examples, and no tests, fixtures, build info or tooling', () => {
-    const allowed = /^(dist\/.+|package\.json|README\.md|SECURITY\.md|LICENSE|(src|adapters)\/.+\.ts|docs\/.+|examples\/.+)$/;
+    const allowed = /^(dist\/.+|package\.json|README\.md|SECURITY\.md|ARCHITECTURE\.md|LICENSE|(src|adapters)\/.+\.ts|docs\/.+|examples\/.+)$/;
     const forbidden = /(^|\/)(test|tests|__tests__|bench|soak|scripts|coverage|node_modules|\.ci|\.github)\/|\.tsbuildinfo$|\.tgz$|(^|\/)tsconfig[^/]*\.json$|(^|\/)\.mocharc/;
     expect(pkg.paths.filter((p) => !allowed.test(p)), 'files outside the allowed set').to.deep.equal([]);
     expect(pkg.paths.filter((p) => forbidden.test(p)), 'test, tooling or build-info files').to.deep.equal([]);
