@@ -27,6 +27,8 @@ export interface Outcome {
   orphans: number;
   /** The accounting check's detail. */
   accounting: string;
+  /** The payments check's detail. */
+  payments: string;
   /** How the instances exited. */
   exits: (number | null)[];
   cluster?: { ports: number[]; failover: FailoverReport };
@@ -105,6 +107,7 @@ function detailsOf(outcome: Outcome): Partial<Record<CheckName, string>> {
       `${counts.rotations} rotations, ${counts.refreshes} refreshes (${counts.rotationsRepairedLate} after more than one request)` +
       (counts.rotationsRepairedUnacknowledged ? `, ${counts.rotationsRepairedUnacknowledged} repaired by an X-WX-Code retry answered 503 that saved the key anyway` : ''),
     [CHECK.accounting]: outcome.accounting,
+    [CHECK.payments]: outcome.payments,
     [CHECK.shutdown]: `exit codes ${outcome.exits.join(', ')}`,
   };
 }
@@ -127,6 +130,7 @@ export function buildReport(outcome: Outcome, ownOutput: readonly string[]): Soa
   const report: SoakReport = {
     ok: false,
     config: configOf(outcome.settings, outcome.cluster),
+    payments: shared.payments !== undefined,
     ...(outcome.cluster ? { failover: outcome.cluster.failover } : {}),
     durationSeconds: Math.round(durationSeconds * 10) / 10,
     requests,

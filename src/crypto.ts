@@ -14,6 +14,20 @@ export function signPayload(body: string | Uint8Array, sessionKey: string): stri
   return createHmac('sha256', sessionKey).update(body).digest('hex');
 }
 
+/**
+ * The `pay_sig` of WeChat's virtual payment APIs: `hex(hmac_sha256(key = appKey, message = uri +
+ * '&' + body))`, `uri` the path without its query (`/wxa/game/pay`) and `body` the exact bytes
+ * sent. The AppKey is the one of the payment's env (production or sandbox).
+ */
+export function signPayment(input: { uri: string; body: string | Uint8Array; appKey: string }): string {
+  const { uri, body, appKey } = input;
+  if (typeof uri !== 'string' || !uri.startsWith('/') || uri.includes('?')) {
+    throw new TypeError('wx-session: signPayment uri must be a path without a query, such as /wxa/game/pay');
+  }
+  if (typeof appKey !== 'string' || appKey === '') throw new TypeError('wx-session: signPayment needs the AppKey');
+  return createHmac('sha256', appKey).update(`${uri}&`).update(body).digest('hex');
+}
+
 /** Compares two strings in time that depends only on their lengths. */
 export function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a, 'utf8');

@@ -3,7 +3,7 @@ export { createWxSession, isWxSessionCore } from './core.js';
 export type { AuthResult, AuthenticateOptions, LoginExtras, LoginResult, WxSessionCore } from './core-types.js';
 export { ErrorCode, WxSessionError, errorStatus, isWxSessionError } from './errors.js';
 export type { WxSessionErrorOptions } from './errors.js';
-export { signPayload, decryptData, verifyRawData } from './crypto.js';
+export { signPayload, signPayment, decryptData, verifyRawData } from './crypto.js';
 export type { DecryptDataInput } from './crypto.js';
 export { MemoryStore } from './stores/memory.js';
 export type { MemoryStoreOptions } from './stores/memory.js';

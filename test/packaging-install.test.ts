@@ -15,6 +15,7 @@ const EXPECTED_EXPORTS: Record<string, Record<string, 'function' | 'object'>> = 
     WxSessionError: 'function',
     ErrorCode: 'object',
     signPayload: 'function',
+    signPayment: 'function',
     decryptData: 'function',
     verifyRawData: 'function',
   },
