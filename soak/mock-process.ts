@@ -5,7 +5,7 @@
 // as WeChat has its own servers.
 //
 // Protocol: the parent sends { id, op, openid? }; the child answers { id, result } or
-// { id, error }. Ready: { ready: true, url, appId, appSecret, payment }. It exits when the IPC channel
+// { id, error }. Ready: { ready: true, url, appId, appSecret }. It exits when the IPC channel
 // closes (the parent stopped or died).
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 
@@ -26,10 +26,7 @@ export type MockRequest =
   | { id: number; op: 'rotateSessionKey'; openid: string }
   | { id: number; op: 'currentAccessToken' }
   | { id: number; op: 'expireAccessTokens' }
-  | { id: number; op: 'tally'; reset?: boolean }
-  | { id: number; op: 'setBalance'; openid: string; zoneId: string; amount: number }
-  | { id: number; op: 'balanceOf'; openid: string; zoneId: string }
-  | { id: number; op: 'payFault'; fault: 'errcode -1' | 'timeout'; delayMs: number };
+  | { id: number; op: 'tally'; reset?: boolean };
 
 export interface MockResults {
   /** The code, and the user's session_key (created by the first code). */
@@ -38,9 +35,6 @@ export interface MockResults {
   currentAccessToken: string | null;
   expireAccessTokens: null;
   tally: MockTally;
-  setBalance: null;
-  balanceOf: number;
-  payFault: null;
 }
 
 export interface MockReady {
@@ -48,8 +42,6 @@ export interface MockReady {
   url: string;
   appId: string;
   appSecret: string;
-  /** The mock's payment settings (the AppKeys are secrets). */
-  payment: { offerId: string; appKey: string; sandboxAppKey: string };
 }
 
 const newTally = (): MockTally => ({ code2Session: 0, code2SessionErrors: 0, checkSession: 0, checkSession87009: 0, checkSessionOther: 0, stableToken: 0 });
@@ -90,17 +82,6 @@ function answer(mock: MockWeChat, tally: MockTally, request: MockRequest): unkno
       if (request.reset) Object.assign(tally, newTally());
       return result;
     }
-    case 'setBalance':
-      mock.setBalance(request.openid, request.zoneId, request.amount);
-      return null;
-    case 'balanceOf':
-      return mock.balanceOf(request.openid, request.zoneId).balance;
-    case 'payFault':
-      // A -1 on the next 3 calls outlasts the library's own retries of it; a delay past the
-      // instance's WeChat timeout makes the pay land after the instance gave up on it.
-      if (request.fault === 'errcode -1') mock.fault('/wxa/game/pay', { errcode: -1 }, { times: 3 });
-      else mock.fault('/wxa/game/pay', { delay: request.delayMs }, { times: 1 });
-      return null;
   }
 }
 
@@ -124,5 +105,4 @@ process.on('message', (request: MockRequest) => {
 process.on('disconnect', () => {
   void mock.close().finally(() => process.exit(0));
 });
-const { offerId, appKey, sandboxAppKey } = mock.payment;
-process.send({ ready: true, url: mock.url, appId: mock.appId, appSecret: mock.appSecret, payment: { offerId, appKey, sandboxAppKey } } satisfies MockReady);
+process.send({ ready: true, url: mock.url, appId: mock.appId, appSecret: mock.appSecret } satisfies MockReady);

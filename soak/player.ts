@@ -5,8 +5,7 @@
 //   write   POST /me/score with an ever larger score; acknowledged when answered 200 with it;
 //   rotate  the mock gives the user a new session_key; the next request must get 401
 //           WX_SESSION_KEY_EXPIRED, retry with X-WX-Code and be answered 200 with the same token;
-//   logout  client.logout(), then the old token is tried on both instances (soak/logout.ts);
-//   buy     the balance read, then a fresh billNo bought, retried on a 5xx (soak/payments.ts).
+//   logout  client.logout(), then the old token is tried on both instances (soak/logout.ts).
 // Each answer is checked as it comes; a 503 WX_STORE_UNAVAILABLE is kept to be judged against
 // the failover window at the end.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,12 +13,11 @@ import { createSessionClient, type SessionClient } from '../src/client/index.js'
 import { BALANCER, RAMP_UP_MS, ROTATION_GRACE, SCORE_SPACE, type OpKind } from './config.js';
 import { deviceWx } from './device.js';
 import { refusedAfterLogout, retryLogout } from './logout.js';
-import { buy, isDuplicate, isPayFailure } from './payments.js';
 import { isRecord, isStoreUnavailable, type Exchange } from './recorder.js';
 import { deferStore503, idOf, type Shared } from './shared.js';
 import { CHECK, who } from './violations.js';
 
-const KINDS = ['read', 'write', 'rotate', 'logout', 'buy'] as const;
+const KINDS = ['read', 'write', 'rotate', 'logout'] as const;
 
 /** A session_key rotated at the mock and not yet repaired by an X-WX-Code retry. */
 interface PendingRotation {
@@ -73,7 +71,6 @@ export class Player {
       if (op === 'read') await this.read();
       else if (op === 'write') await this.write();
       else if (op === 'rotate') await this.rotate();
-      else if (op === 'buy') await this.buy();
       else await this.logout();
       if (thinkMs > 0) await sleep(Math.random() * thinkMs);
     }
@@ -82,7 +79,7 @@ export class Player {
   }
 
   #pick(mix: Record<OpKind, number>): OpKind {
-    let pick = Math.random() * KINDS.reduce((sum, kind) => sum + mix[kind], 0);
+    let pick = Math.random() * (mix.read + mix.write + mix.rotate + mix.logout);
     let op: OpKind = 'read';
     for (const kind of KINDS) {
       if (pick < mix[kind]) {
@@ -91,12 +88,10 @@ export class Player {
       }
       pick -= mix[kind];
     }
-    // Without a payment API in the rig (the mock's or the instances'), a buy is a read.
-    if (op === 'buy' && !this.#shared.payments) return 'read';
     // A rotation or a logout needs a session; without one, the read logs in first.
     if ((op === 'rotate' || op === 'logout') && !this.client.token()) return 'read';
     // While a rotation waits for its repair, requests only (a logout would hide the outcome).
-    if (this.#rotation && (op === 'rotate' || op === 'logout' || op === 'buy')) return Math.random() < 0.5 ? 'read' : 'write';
+    if (this.#rotation && (op === 'rotate' || op === 'logout')) return Math.random() < 0.5 ? 'read' : 'write';
     return op;
   }
 
@@ -133,9 +128,6 @@ export class Player {
       // Judged at the end against the failover window; the request was not acknowledged.
       if (ex.sentCode && rotation) rotation.repairUncertain = true;
       deferStore503(this.#shared, ex, where);
-    } else if (isPayFailure(ex) || (ex.path === '/me/buy' && isDuplicate(ex))) {
-      // The injected faults' doing (bounded by the payments check); the buy retries its billNo.
-      if (isPayFailure(ex)) this.#shared.payments!.payFailures += 1;
     } else if (ex.status >= 500) {
       violations.add(CHECK.statuses, `${where}: ${ex.status} ${ex.errorCode ?? ''}`);
     } else if (ex.path === '/wx/login') {
@@ -238,19 +230,6 @@ export class Player {
       this.uncertain.push(score);
       if (res.statusCode === 200) this.#shared.violations.add(CHECK.statuses, `${who(this.openid)} POST /me/score: 200 without the score sent`);
     }
-  }
-
-  async buy(): Promise<void> {
-    const request = async (url: string, method: 'GET' | 'POST', data?: unknown) => {
-      try {
-        return await this.client.request<unknown>({ url, method, ...(data !== undefined ? { data: data as Record<string, unknown> } : {}) });
-      } catch {
-        return undefined; // the network error is already counted
-      } finally {
-        this.#checkExchanges('a buy');
-      }
-    };
-    await buy(this.#shared, this.#shared.payments!, { openid: this.openid, number: this.#scoreBase / SCORE_SPACE, request });
   }
 
   async rotate(): Promise<void> {

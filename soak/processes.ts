@@ -61,7 +61,6 @@ export interface MockControl {
   url: string;
   appId: string;
   appSecret: string;
-  payment: MockReady['payment'];
   call<R extends MockRequest['op']>(request: { op: R } & Omit<Extract<MockRequest, { op: R }>, 'id' | 'op'>): Promise<MockResults[R]>;
   close(): Promise<void>;
 }
@@ -104,13 +103,12 @@ export async function startMockProcess(): Promise<MockControl> {
     if (message.error !== undefined) waiter?.reject(new Error(`soak: mock: ${message.error}`));
     else waiter?.resolve(message.result);
   });
-  const { url, appId, appSecret, payment } = await mockReady(child);
+  const { url, appId, appSecret } = await mockReady(child);
   let next = 0;
   return {
     url,
     appId,
     appSecret,
-    payment,
     call(request) {
       return new Promise((resolve, reject) => {
         if (!child.process.connected) return reject(gone());

@@ -4,7 +4,7 @@
 import type { SecretScanner } from '../harness/secret-scan.js';
 import { REQUEST_TIMEOUT_MS } from './config.js';
 
-export type SecretKind = 'session_key' | 'access_token' | 'AppSecret' | 'signing secret' | 'AppKey';
+export type SecretKind = 'session_key' | 'access_token' | 'AppSecret' | 'signing secret';
 
 /** A secret found: its kind and where (e.g. 'instance A stderr'), never its value. */
 interface SecretFound {
@@ -87,7 +87,7 @@ export function errorCodeOf(data: unknown): string | undefined {
 
 /** The kind of request, for the latencies: 'read', 'login', 'write (X-WX-Code retry)'... */
 export function labelOf(method: string, path: string, sentCode: boolean): string {
-  const base = path === '/wx/login' ? 'login' : path === '/wx/logout' ? 'logout' : path === '/me' ? 'read' : path === '/me/score' ? 'write' : path.startsWith('/me/balance') ? 'balance' : path === '/me/buy' ? 'buy' : `${method} ${path}`;
+  const base = path === '/wx/login' ? 'login' : path === '/wx/logout' ? 'logout' : path === '/me' ? 'read' : path === '/me/score' ? 'write' : `${method} ${path}`;
   return sentCode ? `${base} (X-WX-Code retry)` : base;
 }
 

@@ -84,9 +84,6 @@ export interface PlayerCounts {
   writes: number;
   /** GET /me answered 200. */
   reads: number;
-  /** Buys whose billNo succeeded (200, or 90012 on a retry), and buy requests retried with the same billNo after a 5xx or a network error. */
-  buys: number;
-  buyRetries: number;
 }
 
 export interface SoakReport {
@@ -105,8 +102,6 @@ export interface SoakReport {
     /** Cluster: the nodes' ports, their node timeout, and the kill plan. */
     cluster?: { ports: number[]; nodeTimeoutMs: number; killNodeAt: number | false; killNode: KillNode; restartNodeAfter: number | false };
   };
-  /** Whether the players bought (the mock and the instances have the payment API) and the payments check ran. */
-  payments: boolean;
   /** Cluster only: the master kill, the failover window and the 503s. */
   failover?: FailoverReport;
   /** The load phase only. */
@@ -214,7 +209,7 @@ function loadLines(report: SoakReport): string[] {
   }
   const unacknowledged = c.rotationsRepairedUnacknowledged ? `, ${c.rotationsRepairedUnacknowledged} by a retry answered 503` : '';
   lines.push(
-    `  counts: ${c.logins} logins, ${c.refreshes} refreshes, ${c.rotations} rotations (${c.rotationsRepairedLate} repaired late${unacknowledged}), ${c.logouts} logouts, ${c.writes} writes, ${c.reads} reads, ${c.buys} buys (${c.buyRetries} retried with the same billNo)`,
+    `  counts: ${c.logins} logins, ${c.refreshes} refreshes, ${c.rotations} rotations (${c.rotationsRepairedLate} repaired late${unacknowledged}), ${c.logouts} logouts, ${c.writes} writes, ${c.reads} reads`,
     `  mock: ${c.code2Session} code2Session, ${c.checkSession} checksession (${c.checkSession87009} x 87009), ${c.stableToken} stable_token; ${c.tokenExpiries} token expiries, ${c.accessTokens} access tokens, ${c.sessionKeys} session_keys`,
     `  end: ${c.sessionsHeld} sessions held by players, ${c.sessionsInRedis} in Redis; driver event-loop delay p50 ${loop.p50} ms, p99 ${loop.p99} ms, max ${loop.max} ms`,
     `  instance responsiveness (GET /health every 250 ms): ${Object.entries(report.healthMs).map(([name, h]) => `${name} p50 ${h.p50} ms, p99 ${h.p99} ms, max ${h.max} ms`).join('; ')}`,

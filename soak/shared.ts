@@ -4,7 +4,6 @@ import type { SecretScanner } from '../harness/secret-scan.js';
 import type { Instance, MockControl } from './processes.js';
 import type { Exchange, Recorder, SecretKind } from './recorder.js';
 import type { PlayerCounts } from './report.js';
-import type { PaymentLedger } from './payments.js';
 import type { Violations } from './violations.js';
 
 /** A 503 WX_STORE_UNAVAILABLE, judged once the failover window is known. */
@@ -33,13 +32,11 @@ export interface Shared {
   logoutsRetried: { count: number };
   /** Logins and X-WX-Code requests that got no answer (network error): their code may have been redeemed. */
   codeRequestsUnanswered: { count: number };
-  /** The payments ledger; undefined when the mock or the instances have no payment API (buys are then reads). */
-  payments?: PaymentLedger;
 }
 
 /** All zero; `operations` first, as the report lists them. */
 export function newCounts(): PlayerCounts {
-  return { operations: { read: 0, write: 0, rotate: 0, logout: 0, buy: 0 }, logins: 0, refreshes: 0, rotations: 0, rotationsRepairedLate: 0, rotationsRepairedUnacknowledged: 0, unexpectedRefreshes: 0, logouts: 0, writes: 0, reads: 0, buys: 0, buyRetries: 0 };
+  return { operations: { read: 0, write: 0, rotate: 0, logout: 0 }, logins: 0, refreshes: 0, rotations: 0, rotationsRepairedLate: 0, rotationsRepairedUnacknowledged: 0, unexpectedRefreshes: 0, logouts: 0, writes: 0, reads: 0 };
 }
 
 /** Keeps a 503 WX_STORE_UNAVAILABLE to be judged against the failover window at the end. */

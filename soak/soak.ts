@@ -21,10 +21,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SecretScanner } from '../harness/secret-scan.js';
 import { startBackend, type Backend } from './backend.js';
-import { PAY_FAULT_EVERY_MS, PREFIX, REQUEST_TIMEOUT_MS, resolveOptions, WARM_UP_MS, WARM_UP_PLAYERS, WECHAT_TIMEOUT_MS, type SoakOptions, type SoakSettings } from './config.js';
+import { PREFIX, REQUEST_TIMEOUT_MS, resolveOptions, WARM_UP_MS, WARM_UP_PLAYERS, WECHAT_TIMEOUT_MS, type SoakOptions, type SoakSettings } from './config.js';
 import { checkAccounting, checkEndState, checkRedis } from './end-state.js';
 import { Failover, judgeStore503s } from './failover.js';
-import { PaymentLedger } from './payments.js';
 import { Player } from './player.js';
 import { startInstances, startMockProcess, type Instance, type MockControl } from './processes.js';
 import { Recorder, send, type SecretKind } from './recorder.js';
@@ -109,15 +108,10 @@ class SoakRun {
       // The library's default: the instance program's 1 s is meant for the fault tests, and on a
       // saturated machine the mock may answer later than that (504s and fail-open checks from the rig).
       WX_TIMEOUT: String(WECHAT_TIMEOUT_MS),
-      WX_OFFER_ID: mock.payment.offerId,
-      WX_PAY_APPKEY: mock.payment.appKey,
-      WX_PAY_SANDBOX_APPKEY: mock.payment.sandboxAppKey,
     });
     this.#throwIfAborted();
     this.#secrets.add(mock.appSecret, 'AppSecret');
     this.#secrets.add(this.#signingSecret, 'signing secret');
-    for (const key of [mock.payment.appKey, mock.payment.sandboxAppKey]) this.#secrets.add(key, 'AppKey');
-    const payments = (await this.#hasPaymentRoutes()) ? new PaymentLedger(mock) : undefined;
     const shared: Shared = {
       mock,
       instances: this.#instances,
@@ -130,7 +124,6 @@ class SoakRun {
       abandoned: new Set(),
       logoutsRetried: { count: 0 },
       codeRequestsUnanswered: { count: 0 },
-      ...(payments ? { payments } : {}),
     };
     this.#log(`soak: ${clients} players, ${seconds} s, instances ${this.#instances.map((i) => `${i.name} ${i.url}`).join(', ')}, ${backend.describe}`);
     // From now on every access token is sampled, and answers are searched as they age (in small
@@ -138,12 +131,6 @@ class SoakRun {
     this.#timers.push(setInterval(() => this.#background(this.#sampleToken()), 50));
     this.#timers.push(setInterval(() => shared.recorder.scan(this.#secrets, Date.now() - 1000), 250));
     return shared;
-  }
-
-  /** The instances have GET /me/balance (401 without a token, not 404). */
-  async #hasPaymentRoutes(): Promise<boolean> {
-    const { answer } = await send(`${this.#instances[0]!.url}/me/balance`, { method: 'GET', headers: {} });
-    return answer.status !== 404;
   }
 
   async #sampleToken(): Promise<void> {
@@ -222,8 +209,6 @@ class SoakRun {
       this.#log(`soak: ${elapsed.toFixed(0)} s, ${recorder.requests} requests (${(recorder.requests / elapsed).toFixed(0)}/s), ${total === 0 ? 'no violations so far' : `${total} violations so far`}`);
     };
     this.#timers.push(setInterval(probe, 250), setInterval(() => this.#background(expire()), this.#settings.expireTokensEveryMs), setInterval(progress, 10_000));
-    const payments = shared.payments;
-    if (payments) this.#timers.push(setInterval(() => this.#background(payments.injectFault()), PAY_FAULT_EVERY_MS));
     return health;
   }
 
@@ -237,7 +222,6 @@ class SoakRun {
     const heldIds = new Set(held.map((player) => idOf(player.client.token()!)));
     const orphans = checkRedis(shared, inRedis, heldIds, logins503);
     const accounting = checkAccounting(shared, load.tally, codes503);
-    const payments = shared.payments ? await shared.payments.check(shared) : 'skipped: the mock or the instances have no payment API';
     const failover = load.failover?.finish(shared, this.#instances, shared.recorder, orphans);
     const exits = await Promise.all(this.#instances.map((instance) => instance.stop()));
     exits.forEach((code, index) => {
@@ -257,7 +241,6 @@ class SoakRun {
       inRedis,
       orphans,
       accounting,
-      payments,
       exits,
       ...(failover ? { cluster: { ports: this.#backend!.cluster!.nodes.map((node) => node.port), failover } } : {}),
     };

@@ -27,8 +27,6 @@ export interface Outcome {
   orphans: number;
   /** The accounting check's detail. */
   accounting: string;
-  /** The payments check's detail. */
-  payments: string;
   /** How the instances exited. */
   exits: (number | null)[];
   cluster?: { ports: number[]; failover: FailoverReport };
@@ -107,7 +105,6 @@ function detailsOf(outcome: Outcome): Partial<Record<CheckName, string>> {
       `${counts.rotations} rotations, ${counts.refreshes} refreshes (${counts.rotationsRepairedLate} after more than one request)` +
       (counts.rotationsRepairedUnacknowledged ? `, ${counts.rotationsRepairedUnacknowledged} repaired by an X-WX-Code retry answered 503 that saved the key anyway` : ''),
     [CHECK.accounting]: outcome.accounting,
-    [CHECK.payments]: outcome.payments,
     [CHECK.shutdown]: `exit codes ${outcome.exits.join(', ')}`,
   };
 }
@@ -130,7 +127,6 @@ export function buildReport(outcome: Outcome, ownOutput: readonly string[]): Soa
   const report: SoakReport = {
     ok: false,
     config: configOf(outcome.settings, outcome.cluster),
-    payments: shared.payments !== undefined,
     ...(outcome.cluster ? { failover: outcome.cluster.failover } : {}),
     durationSeconds: Math.round(durationSeconds * 10) / 10,
     requests,
