@@ -101,7 +101,7 @@ export interface Buyer {
 /** One buy: the balance read, then a fresh billNo paid, retried with the same billNo until done. */
 export async function buy(shared: Shared, ledger: PaymentLedger, buyer: Buyer): Promise<void> {
   const account = await ledger.account(buyer.openid);
-  const where = `${who(buyer.openid)}`;
+  const where = who(buyer.openid);
   const read = await buyer.request(`/me/balance?zoneId=${PAY_ZONE}`, 'GET');
   if (read?.statusCode === 200) {
     const balance = isRecord(read.data) ? read.data.balance : undefined;

@@ -1,7 +1,8 @@
 // The soak test: many simulated mini-game players against two app instances that share one
 // Redis, for a bounded time, with the mock WeChat rotating session_keys and expiring access
-// tokens underneath them. `runSoak(options)` returns a SoakReport (soak/report.ts); soak/run.ts
-// (`npm run soak`) runs it for minutes, test/soak.test.ts for seconds.
+// tokens underneath them, and the players buying items while -1s and timeouts hit WeChat's pay.
+// `runSoak(options)` returns a SoakReport (soak/report.ts); soak/run.ts (`npm run soak`) runs it
+// for minutes, test/soak.test.ts for seconds.
 //
 // Topology: this process hosts the players (soak/player.ts); the mock WeChat (soak/mock-process.ts,
 // driven over IPC), a private redis-server or, with `redis: 'cluster'`, a private Redis Cluster of
@@ -14,8 +15,8 @@
 // token, so the secrets check knows every token that existed. Afterwards, with the players
 // stopped, the end checks (soak/end-state.ts), then the report (soak/verdict.ts), whose last check
 // searches everything captured for every session_key the mock issued, every access token, the
-// AppSecret and the signing secret. The report never contains a secret: it names kinds and
-// places, not values.
+// AppSecret, the payment AppKeys and the signing secret. The report never contains a secret: it
+// names kinds and places, not values.
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -237,7 +238,7 @@ class SoakRun {
     const heldIds = new Set(held.map((player) => idOf(player.client.token()!)));
     const orphans = checkRedis(shared, inRedis, heldIds, logins503);
     const accounting = checkAccounting(shared, load.tally, codes503);
-    const payments = shared.payments ? await shared.payments.check(shared) : 'skipped: the mock or the instances have no payment API';
+    const payments = shared.payments ? await shared.payments.check(shared) : 'skipped: the instances have no GET /me/balance (no buys)';
     const failover = load.failover?.finish(shared, this.#instances, shared.recorder, orphans);
     const exits = await Promise.all(this.#instances.map((instance) => instance.stop()));
     exits.forEach((code, index) => {
