@@ -1,18 +1,19 @@
 // The same test app on every supported framework version (Express 5 and 4, Koa 3 and 2), each a
 // real HTTP server on loopback in front of a real mock WeChat server; plus listen/closeServer for
 // any handler, and the signing secrets the suites share.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express5 from 'express';
 import express4 from 'express4';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
 import supertest from 'supertest';
-import { createWxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 import { wxSession as expressSession } from '../adapters/express.js';
 import { wxSession as koaSession } from '../adapters/koa.js';
 import type { AdapterOptions } from '../src/http.js';
+import { jsonBody, playerRoute, playerRoutes, type PlayerRoute } from './player-routes.js';
 
 export const SECRET = 'test-signing-secret-0123456789abcdef';
 export const OLD_SECRET = 'old-signing-secret-0123456789abcdef';
@@ -54,6 +55,8 @@ export function coreOptions(mock: MockWeChat, extra: Partial<WxSessionOptions> =
  *   GET  /me/json       required -> JSON.stringify(session) parsed back
  *   POST /me/destroy    required -> session.destroy() -> 204
  *   GET  /whoami        optional -> { session: boolean, openid, error }
+ * and the routes of harness/player-routes.ts (the session_key's APIs and the virtual payment),
+ * whose WxSessionErrors `wx.errors` answers.
  */
 function expressApp(version: 'express5' | 'express4', core: WxSessionCore, options: StartOptions) {
   const express = (version === 'express5' ? express5 : express4) as typeof express5;
@@ -77,7 +80,25 @@ function expressApp(version: 'express5' | 'express4', core: WxSessionCore, optio
   app.get('/whoami', (req, res) => {
     res.json({ session: !!req.wxSession, openid: req.wxSession?.openid ?? null, error: req.wxSessionError ?? null });
   });
+  for (const route of playerRoutes) {
+    const handler: express5.RequestHandler = (req, res, next) => {
+      // Express 4 does not catch a rejected handler: hand its error on to wx.errors.
+      answerPlayerRoute(route, core, req, req.wxSession!, req.query, req.body, req.ip ?? '').then(({ status, body }) => {
+        if (body === undefined) res.status(status).end();
+        else res.status(status).json(body);
+      }, next);
+    };
+    const stack = route.session ? [wx.required, handler, wx.errors] : [handler, wx.errors];
+    if (route.method === 'GET') app.get(route.path, ...stack);
+    else app.post(route.path, ...stack);
+  }
   return app;
+}
+
+/** Runs a player route on either framework: `parsed` is the body a body parser read, if one ran. */
+async function answerPlayerRoute(route: PlayerRoute, core: WxSessionCore, req: IncomingMessage, session: WxSession, query: unknown, parsed: unknown, ip: string) {
+  const body = route.method === 'GET' ? {} : await jsonBody(req, parsed);
+  return route.run({ session, core, body, query: (query ?? {}) as Record<string, unknown>, ip });
 }
 
 function koaApp(version: 'koa3' | 'koa2', core: WxSessionCore, options: StartOptions) {
@@ -120,6 +141,19 @@ function koaApp(version: 'koa3' | 'koa2', core: WxSessionCore, options: StartOpt
         await s.destroy();
         ctx.status = 204;
       }
+    });
+  });
+  app.use(async (ctx, next) => {
+    const route = playerRoute(ctx.method, ctx.path);
+    if (!route) return next();
+    await wx.errors(ctx, async () => {
+      const answer = async () => {
+        const parsed = (ctx.request as { body?: unknown }).body;
+        const { status, body } = await answerPlayerRoute(route, core, ctx.req, ctx.state.wxSession!, ctx.query, parsed, ctx.ip);
+        ctx.status = status;
+        if (body !== undefined) ctx.body = body;
+      };
+      await (route.session ? wx.required(ctx, answer) : answer());
     });
   });
   app.use(async (ctx, next) => {

@@ -2,6 +2,7 @@
 // adapters and applications program against. The core itself is core.ts.
 import type { ErrorCode } from './errors.js';
 import type { WxSession } from './session.js';
+import type { EncryptedDataCheck, PhoneNumber } from './wechat/player-apis.js';
 
 export interface LoginExtras {
   /** From wx.getUserInfo & co; decrypted with the new session_key into `session.userInfo`. */
@@ -43,6 +44,17 @@ export interface WxSessionCore {
    * is the report. Call it at start-up.
    */
   verify(): Promise<void>;
+  /**
+   * The phone number behind a code from the phone-number button (`getuserphonenumber`). With
+   * `openid`, WeChat checks the code was issued to that player. 40029 -> WX_CODE_INVALID,
+   * 45011 -> WX_RATE_LIMITED; a code that is not a string or over 256 characters -> WX_BAD_REQUEST.
+   */
+  phoneNumber(code: string, options?: { openid?: string }): Promise<PhoneNumber>;
+  /**
+   * Asks WeChat whether it issued this encryptedData (phone-number data, last 3 days;
+   * `checkencryptedmsg` over hex(sha256(encryptedData))).
+   */
+  checkEncryptedData(encryptedData: string): Promise<EncryptedDataCheck>;
   /** The options in force, secrets left out. */
   readonly config: Readonly<{ appId: string; ttl: number; exposeOpenid: boolean }>;
 }

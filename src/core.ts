@@ -8,6 +8,7 @@ import type { AuthenticateOptions, AuthResult, LoginExtras, LoginResult, WxSessi
 import { ErrorCode, WxSessionError } from './errors.js';
 import { KeyFreshness } from './key-freshness.js';
 import { resolveOptions, type ResolvedOptions, type WxSessionOptions } from './options.js';
+import { PlayerCalls } from './player-calls.js';
 import { SessionRecords } from './records.js';
 import { Sealer } from './seal.js';
 import { WxSession, type SessionHost } from './session.js';
@@ -16,6 +17,7 @@ import { MemoryStore } from './stores/memory.js';
 import { isWellFormedToken, newSessionId, signToken, verifyToken } from './token.js';
 import { MAX_CODE_LENGTH, WeChatApi } from './wechat/api.js';
 import { sealedTokenCache } from './wechat/shared-token.js';
+import type { EncryptedDataCheck, PhoneNumber } from './wechat/player-apis.js';
 
 
 /** A verified token: the session id it carries, and which secret signed it (above 0: re-issue). */
@@ -30,6 +32,7 @@ class Core implements WxSessionCore, SessionHost {
   readonly #api: WeChatApi;
   readonly #records: SessionRecords;
   readonly #freshness: KeyFreshness;
+  readonly player: PlayerCalls;
   readonly config: WxSessionCore['config'];
   /**
    * Tokens whose signature already verified, so a busy session costs one HMAC, not one per
@@ -49,6 +52,7 @@ class Core implements WxSessionCore, SessionHost {
     this.#api = new WeChatApi(resolved, shared && sealedTokenCache(shared, sealer));
     const publish = this.#publish.bind(this);
     this.#freshness = new KeyFreshness({ options: resolved, store: this.#store, records: this.#records, api: this.#api, publish });
+    this.player = new PlayerCalls({ options: resolved, api: this.#api, records: this.#records, freshness: this.#freshness });
     this.#warnAboutStore();
     this.config = Object.freeze({ appId: resolved.appId, ttl: resolved.ttlMs / 1000, exposeOpenid: resolved.exposeOpenid });
   }
@@ -233,6 +237,14 @@ class Core implements WxSessionCore, SessionHost {
         ...(error.rid === undefined ? {} : { rid: error.rid }),
       });
     }
+  }
+
+  phoneNumber(code: string, options: { openid?: string } = {}): Promise<PhoneNumber> {
+    return this.player.phoneNumber(code, options?.openid);
+  }
+
+  checkEncryptedData(encryptedData: string): Promise<EncryptedDataCheck> {
+    return this.player.checkEncryptedData(encryptedData);
   }
 
   #publish(event: SessionEvent['event'], openid: string, extra: Partial<SessionEvent> = {}): void {

@@ -5,7 +5,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { ErrorCode, WxSessionError } from './errors.js';
 import type { Logger } from './options.js';
-import { CONFIG_ERRCODES, TOKEN_ERRCODES } from './wechat/errcodes.js';
+import { CONFIG_ERRCODES, PAY_SIG_INVALID, TOKEN_ERRCODES } from './wechat/errcodes.js';
 
 /** The channel names, pinned in README ("Operators"). */
 export const CHANNELS = Object.freeze({
@@ -77,6 +77,9 @@ const HINTS: ReadonlyMap<number, string> = new Map([
 export function setupProblem(error: unknown): string | undefined {
   if (!(error instanceof WxSessionError) || error.errcode === undefined) return undefined;
   if (CONFIG_ERRCODES.has(error.errcode)) return HINTS.get(error.errcode) ?? `WeChat rejected the app configuration (${error.errcode})`;
+  if (error.errcode === PAY_SIG_INVALID) {
+    return 'WeChat rejected the pay_sig (90011): check the payment option\'s appKey and env (the sandbox has its own AppKey)';
+  }
   if (TOKEN_ERRCODES.has(error.errcode)) {
     return `WeChat refused a freshly renewed access token (${error.errcode}): another server may be fetching tokens with /cgi-bin/token, which replaces them; use stable_token everywhere, or the accessToken option`;
   }

@@ -11,6 +11,8 @@ export type { SessionRecord, SessionStore, TokenCache } from './store.js';
 export type { WxSession, WxSessionData, WxSessionJSON } from './session.js';
 export type { InteractiveItem, StorageItem } from './wechat/limits.js';
 export type { AccessTokenSource } from './wechat/access-token.js';
-export type { CheckSessionKeyOptions, FetchLike, Logger, WxSessionOptions } from './options.js';
+export type { CheckSessionKeyOptions, FetchLike, Logger, PaymentOptions, WxSessionOptions } from './options.js';
+export type { EncryptedDataCheck, PhoneNumber, RiskRankInput } from './wechat/player-apis.js';
+export type { CancelInput, PayInput, PayResult, PaymentBalance, PaymentBase, PresentInput, PresentResult, WxSessionPayments } from './wechat/payments.js';
 export { defaults } from './options.js';
 

@@ -58,6 +58,27 @@ export interface WxSessionOptions {
    * @default Date.now
    */
   now?: () => number;
+  /**
+   * Mini-game virtual payment 2.0 (`session.payments`): the offer id and AppKey(s) from the
+   * virtual payment admin page. `env` 1 is the sandbox and signs with the sandbox AppKey; a plain
+   * string `appKey` is taken as the key of the env configured. The AppKeys are secrets: never
+   * logged, never answered. Without this option the payment calls reject WX_CONFIG_ERROR.
+   */
+  payment?: PaymentOptions;
+}
+
+export interface PaymentOptions {
+  offerId: string;
+  appKey: string | { production: string; sandbox: string };
+  /** 0 production, 1 sandbox. @default 0 */
+  env?: 0 | 1;
+}
+
+/** The payment option as the calls use it: the AppKey of the env in force only. */
+export interface ResolvedPayment {
+  offerId: string;
+  env: 0 | 1;
+  appKey: string;
 }
 
 export interface ResolvedOptions {
@@ -77,6 +98,7 @@ export interface ResolvedOptions {
   logger: Logger;
   maxSessionsPerUser: number | false;
   now: () => number;
+  payment: ResolvedPayment | undefined;
 }
 
 export const defaults = Object.freeze({
@@ -96,6 +118,26 @@ export const wallClock = (): number => Date.now();
 
 function fail(message: string): never {
   throw new TypeError(`wx-session: ${message}`);
+}
+
+const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
+function resolvePayment(payment: PaymentOptions | undefined): ResolvedPayment | undefined {
+  if (payment === undefined) return undefined;
+  if (payment === null || typeof payment !== 'object') fail('payment must be { offerId, appKey, env? }');
+  const { offerId, appKey } = payment;
+  const env = payment.env ?? 0;
+  if (!nonEmpty(offerId)) fail('payment.offerId must be a non-empty string');
+  if (env !== 0 && env !== 1) fail('payment.env must be 0 (production) or 1 (sandbox)');
+  if (typeof appKey === 'string') {
+    if (!nonEmpty(appKey)) fail('payment.appKey must be a non-empty string or { production, sandbox }');
+    return { offerId, env, appKey };
+  }
+  if (appKey === null || typeof appKey !== 'object' || !nonEmpty(appKey.production) || !nonEmpty(appKey.sandbox)) {
+    // Names the field only: the value is a secret.
+    fail('payment.appKey must be a non-empty string or { production, sandbox } of non-empty strings');
+  }
+  return { offerId, env, appKey: env === 1 ? appKey.sandbox : appKey.production };
 }
 
 function positive(value: unknown, name: string): number {
@@ -167,5 +209,6 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
     logger,
     maxSessionsPerUser,
     now,
+    payment: resolvePayment(options.payment),
   };
 }

@@ -4,6 +4,9 @@ import { inspect } from 'node:util';
 import { decryptData, signPayload, verifyRawData } from './crypto.js';
 import { interactiveItems, storageItems, storageKeys, type InteractiveItem, type StorageItem } from './wechat/limits.js';
 import type { SessionRecord } from './store.js';
+import type { PlayerCalls } from './player-calls.js';
+import type { WxSessionPayments } from './wechat/payments.js';
+import type { PhoneNumber, RiskRankInput } from './wechat/player-apis.js';
 
 /**
  * The shape of `session.data`. Empty by default; declare your own fields with
@@ -25,6 +28,8 @@ export interface SessionHost {
   signedPost(session: WxSession, path: string, payload: unknown): Promise<void>;
   /** The session_key the record holds sealed (DESIGN.md §8 "Nothing usable at rest"). */
   openKey(session: WxSession): string;
+  /** The key reset, phone number, risk rank and payments (player-calls.ts). */
+  readonly player: PlayerCalls;
 }
 
 export interface WxSessionJSON {
@@ -47,6 +52,7 @@ export class WxSession {
   #snapshot: string | undefined;
   #destroyed = false;
   #onDataUse: (() => void) | undefined;
+  #payments: WxSessionPayments | undefined;
 
   /** @internal Made by the core; route code receives it ready. */
   constructor(id: string, record: SessionRecord, host: SessionHost) {
@@ -149,6 +155,36 @@ export class WxSession {
   async setUserInteractiveData(kvList: readonly InteractiveItem[]): Promise<void> {
     const kv_list = interactiveItems(kvList);
     await this.#host.signedPost(this, '/wxa/setuserinteractivedata', { kv_list });
+  }
+
+  /**
+   * Asks WeChat for a new session_key (`resetusersessionkey`); the old one stops working at once
+   * and the new one replaces it in the store. A rejected signature (87009) marks the key stale.
+   */
+  resetKey(): Promise<void> {
+    return this.#host.player.resetKey(this);
+  }
+
+  /**
+   * The phone number behind a code from the game's phone-number button (`getuserphonenumber`),
+   * checked by WeChat to belong to this player. 40029 -> WX_CODE_INVALID, 45011 -> WX_RATE_LIMITED.
+   */
+  phoneNumber(code: string): Promise<PhoneNumber> {
+    return this.#host.player.phoneNumber(code, this.openid);
+  }
+
+  /** WeChat's risk rank of this player, 0 (lowest) to 4 (`getuserriskrank`). */
+  riskRank(input: RiskRankInput): Promise<number> {
+    return this.#host.player.riskRank(this, input);
+  }
+
+  /**
+   * Mini-game virtual payment 2.0 (the core's `payment` option): balance, pay, cancel, present,
+   * signed with this session's key and the AppKey. 90010 marks the key stale and rejects
+   * WX_SESSION_KEY_EXPIRED; 90012 (billNo already used) rejects WX_UPSTREAM_ERROR with its errcode.
+   */
+  get payments(): WxSessionPayments {
+    return (this.#payments ??= this.#host.player.paymentsOf(this));
   }
 
   /** Logs out: the token is refused from now on. */

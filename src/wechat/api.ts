@@ -116,19 +116,25 @@ export class WeChatApi {
       path: '/sns/jscode2session',
       query: { appid: appId, secret: appSecret, js_code: code, grant_type: 'authorization_code' },
     };
-    for (let attempt = 0; ; attempt++) {
-      const answer = await this.call(request);
-      const errcode = answer.errcode ?? 0;
-      if (errcode === BUSY && attempt < BUSY_BACKOFF_MS.length) {
-        await sleep(BUSY_BACKOFF_MS[attempt]!);
-        continue;
-      }
-      if (errcode !== 0) throw errcodeError(errcode, 'code2Session', sourceOf(answer, request));
-      const { openid, session_key: sessionKey, unionid } = answer;
-      if (typeof openid !== 'string' || openid.length === 0 || typeof sessionKey !== 'string' || sessionKey.length === 0) {
-        throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'code2Session answered without openid or session_key' });
-      }
-      return typeof unionid === 'string' && unionid.length > 0 ? { openid, sessionKey, unionid } : { openid, sessionKey };
+    const answer = await retryBusy(() => this.call(request));
+    const errcode = answer.errcode ?? 0;
+    if (errcode !== 0) throw errcodeError(errcode, 'code2Session', sourceOf(answer, request));
+    const { openid, session_key: sessionKey, unionid } = answer;
+    if (typeof openid !== 'string' || openid.length === 0 || typeof sessionKey !== 'string' || sessionKey.length === 0) {
+      throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'code2Session answered without openid or session_key' });
     }
+    return typeof unionid === 'string' && unionid.length > 0 ? { openid, sessionKey, unionid } : { openid, sessionKey };
+  }
+}
+
+/**
+ * Makes a call again while WeChat answers -1 (busy): at most twice, after a short backoff
+ * (DESIGN.md §7). A timeout is not retried: the first attempt may have been applied.
+ */
+export async function retryBusy(attempt: () => Promise<WeChatAnswer>): Promise<WeChatAnswer> {
+  for (let retry = 0; ; retry++) {
+    const answer = await attempt();
+    if (answer.errcode !== BUSY || retry >= BUSY_BACKOFF_MS.length) return answer;
+    await sleep(BUSY_BACKOFF_MS[retry]!);
   }
 }

@@ -13,6 +13,9 @@ export const BUSY = -1;
 /** The session_key no longer matches the user's (checkSessionKey, signed APIs). */
 export const KEY_EXPIRED = 87009;
 
+/** Virtual payment: the pay_sig did not verify, i.e. the AppKey or env configured is wrong. */
+export const PAY_SIG_INVALID = 90011;
+
 const byErrcode: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
   [40029, 'WX_CODE_INVALID'],
   [40163, 'WX_CODE_USED'],
