@@ -22,9 +22,16 @@
  * @module
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { channel } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { paymentApis, resolvePaymentOptions } from './mock-payments.js';
+import type { MockPayment, MockPaymentOptions, MockPaymentSettings } from './mock-payments.js';
+import { playerApis } from './mock-player-apis.js';
+import type { MockKit, MockPhoneOptions } from './mock-player-apis.js';
+
+export type { MockPayment, MockPaymentOptions, MockPaymentSettings, MockPhoneOptions };
 
 /** Options of {@link startMockWeChat}. */
 export interface MockWeChatOptions {
@@ -53,6 +60,8 @@ export interface MockWeChatOptions {
    * @default 7200 (as WeChat)
    */
   tokenTtl?: number;
+  /** Virtual payment settings (offerId, production and sandbox AppKeys); random by default. */
+  payment?: MockPaymentOptions;
 }
 
 /** One request the mock received, as recorded in {@link MockWeChat.calls}. Secrets are redacted. */
@@ -165,6 +174,20 @@ export interface MockWeChat {
   userStorage(openid: string): Record<string, string>;
   /** A copy of what `setuserinteractivedata` has stored for `openid`. */
   userInteractiveData(openid: string): Record<string, number>;
+  /** The payment settings (secrets: never print them). */
+  readonly payment: MockPaymentSettings;
+  /** Set the coins of `openid` in `zoneId` for env 0 (production) or 1 (sandbox). */
+  setBalance(openid: string, zoneId: string, amount: number, env?: 0 | 1): void;
+  /** The coins of `openid` in `zoneId` (`balance` includes `presentBalance`). */
+  balanceOf(openid: string, zoneId: string, env?: 0 | 1): { balance: number; presentBalance: number };
+  /** The payment operations applied so far (pay, cancel, present), oldest first. */
+  readonly payments: MockPayment[];
+  /** A single-use getuserphonenumber code for `openid`, valid 5 minutes of the mock's clock. */
+  issuePhoneCode(openid: string, opts?: MockPhoneOptions): string;
+  /** What getuserriskrank answers for `openid` (0..4; default 0). */
+  setRiskRank(openid: string, rank: number): void;
+  /** Make checkencryptedmsg know `encryptedData`; returns its create_time (unix s). */
+  registerEncryptedData(encryptedData: string): number;
   /** Stop the server, destroying every open socket (hanging requests included). Idempotent. */
   close(): Promise<void>;
 }
@@ -173,6 +196,8 @@ export interface MockWeChat {
 // Constants
 
 const DEFAULT_APP_ID = 'wxmock0000000000';
+/** node:diagnostics_channel name on which each new mock publishes its secrets, for secret scanners. */
+export const SECRETS_CHANNEL = 'wx-session:testing:secrets';
 const MAX_BODY_BYTES = 64 * 1024;
 const JSON_TYPE = 'application/json; encoding=utf-8'; // what WeChat sends
 const REDACTED = '[redacted]';
@@ -202,6 +227,7 @@ const ERRMSG: Readonly<Record<number, string>> = {
   40003: 'invalid openid',
   40013: 'invalid appid',
   40014: 'invalid access_token',
+  1: 'data not exist',
   40029: 'invalid code',
   40097: 'invalid args',
   40125: 'invalid appsecret',
@@ -215,8 +241,11 @@ const ERRMSG: Readonly<Record<number, string>> = {
   42001: 'access_token expired',
   43002: 'require POST method',
   45009: 'reach max api daily quota limit',
+  44002: 'empty post data',
   45011: 'api minute-quota reach limit  mustslower  retry next minute',
   47001: 'data format error',
+  61010: 'user no access in recent time',
+  87008: 'invalid sig_method',
   87009: 'invalid signature',
   87016: 'kv too long',
   87017: 'over total',
@@ -225,6 +254,11 @@ const ERRMSG: Readonly<Record<number, string>> = {
   87081: 'invalid openid',
   87082: 'invalid key',
   89503: 'this call needs to be confirmed by the admin',
+  90010: '[signature] signature is invalid',
+  90011: '[pay_sig] pay_sig is invalid',
+  90012: 'bill_no already exists',
+  90013: 'balance not enough',
+  90018: 'parameter error',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -424,7 +458,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; 
   });
 }
 
-function validateOptions(options: MockWeChatOptions): Required<MockWeChatOptions> {
+function validateOptions(options: MockWeChatOptions): Required<Omit<MockWeChatOptions, 'payment'>> {
   const opts: unknown = options;
   if (!isRecord(opts)) throw new TypeError('wx-session/testing: options must be an object');
   const { appId = DEFAULT_APP_ID, appSecret = randomBytes(16).toString('hex'), port = 0, codeTtl = 300_000, tokenTtl = 7200 } = options;
@@ -451,6 +485,9 @@ function validateOptions(options: MockWeChatOptions): Required<MockWeChatOptions
  * - `GET /wxa/checksession` — 0 when `signature = hex(hmac_sha256(session_key, ''))`, else 87009.
  * - `POST /wxa/set_user_storage`, `/wxa/remove_user_storage`, `/wxa/setuserinteractivedata` —
  *   signed with `hex(hmac_sha256(session_key, exact body bytes))`, with WeChat's limits.
+ * - `GET /wxa/resetusersessionkey`, `POST /wxa/business/getuserphonenumber`, `/wxa/getuserriskrank`,
+ *   `/wxa/business/checkencryptedmsg` (mock-player-apis.ts) and the mini-game payments
+ *   `POST /wxa/game/getbalance|pay|cancelpay|present` (mock-payments.ts).
  *
  * Errcodes come in HTTP 200 JSON bodies, as from WeChat. Access tokens are checked before anything
  * else on the `/wxa/` APIs (41001 missing, 40001 invalid, 42001 expired). Unknown paths answer 404,
@@ -460,6 +497,10 @@ function validateOptions(options: MockWeChatOptions): Required<MockWeChatOptions
  */
 export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<MockWeChat> {
   const { appId, appSecret, port, codeTtl, tokenTtl } = validateOptions(options);
+  const paymentSettings = resolvePaymentOptions(options.payment);
+  // The AppKeys never cross the wire, so a secrets witness (test/support/witness.ts) learns them here.
+  const secretsChannel = channel(SECRETS_CHANNEL);
+  if (secretsChannel.hasSubscribers) secretsChannel.publish({ appSecret, appKey: paymentSettings.appKey, sandboxAppKey: paymentSettings.sandboxAppKey });
   const tokenTtlMs = tokenTtl * 1000;
 
   let clockOffset = 0;
@@ -654,7 +695,23 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     return errAnswer(0);
   }
 
+  const kit: MockKit = {
+    appId,
+    now,
+    errAnswer,
+    checkAccessToken,
+    keyOf: (openid) => users.get(openid)?.sessionKey,
+    rotate: (openid) => rotate(userOf(openid)),
+    hmacHex,
+    sameText,
+    parseJsonObject,
+  };
+  const player = playerApis(kit);
+  const payments = paymentApis(kit, paymentSettings);
+
   const routes = new Map<string, Route>([
+    ...player.routes,
+    ...payments.routes,
     ['/sns/jscode2session', { method: 'GET', handle: code2Session }],
     ['/cgi-bin/stable_token', { method: 'POST', handle: stableToken }],
     ['/cgi-bin/token', { method: 'GET', handle: classicToken }],
@@ -673,9 +730,13 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
 
   // ---- recording (secrets never reach the log)
 
+  const logSecrets = [appSecret, paymentSettings.appKey, paymentSettings.sandboxAppKey];
+
   function redactText(text: string): string {
     // Guard against mangling the log with a trivially short secret.
-    return appSecret.length >= 8 ? text.split(appSecret).join(REDACTED) : text;
+    let out = text;
+    for (const secret of logSecrets) if (secret.length >= 8) out = out.split(secret).join(REDACTED);
+    return out;
   }
 
   function redactBody(text: string): string {
@@ -911,6 +972,16 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     userInteractiveData(openid) {
       return Object.fromEntries(users.get(openid)?.interactive ?? []);
     },
+
+    payment: paymentSettings,
+    setBalance: payments.api.setBalance,
+    balanceOf: payments.api.balanceOf,
+    get payments() {
+      return payments.api.payments;
+    },
+    issuePhoneCode: player.api.issuePhoneCode,
+    setRiskRank: player.api.setRiskRank,
+    registerEncryptedData: player.api.registerEncryptedData,
 
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -14,6 +14,8 @@
 // Which secrets it looks for, harvested as they come into being:
 //   - every session_key and access_token the mock WeChat answers with;
 //   - every app secret sent to the mock (the `secret` query parameter of jscode2session);
+//   - every payment AppKey (production and sandbox) of a mock started in this process, which the
+//     mock publishes on the diagnostics channel SECRETS_CHANNEL (AppKeys never cross the wire);
 //   - every token-signing secret, taken from cookie-signature's `sign` as the core calls it.
 // Secrets are looked for as they are, JSON-escaped and URL-encoded (harness/secret-scan.ts). After
 // each test the texts seen since the previous test are searched against every secret harvested so
@@ -23,6 +25,8 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { subscribe } from 'node:diagnostics_channel';
+import { SECRETS_CHANNEL } from '../../src/testing/mock-wechat.js';
 import { WxSessionError } from '../../src/errors.js';
 import { SecretScanner, type SecretHit } from '../../harness/secret-scan.js';
 
@@ -30,7 +34,7 @@ const require = createRequire(import.meta.url);
 
 /** What WeChat's own API paths look like: answers on these are the mock's, and harvested. */
 const WECHAT_PATH = /^\/(?:sns|cgi-bin|wxa)\//;
-export type SecretKind = 'session_key' | 'access_token' | 'appSecret' | 'signing secret';
+export type SecretKind = 'session_key' | 'access_token' | 'appSecret' | 'appKey' | 'signing secret';
 
 interface Seen {
   where: string;
@@ -73,7 +77,7 @@ export function scanPending(): Leak[] {
 }
 
 export function witnessCounts(): Readonly<typeof counts & { secrets: Record<SecretKind, number> }> {
-  const byKind = { session_key: 0, access_token: 0, appSecret: 0, 'signing secret': 0 } as Record<SecretKind, number>;
+  const byKind = { session_key: 0, access_token: 0, appSecret: 0, appKey: 0, 'signing secret': 0 } as Record<SecretKind, number>;
   for (const [kind, count] of scanner.counts()) byKind[kind] = count;
   return { ...counts, secrets: byKind };
 }
@@ -165,6 +169,13 @@ function captureOutput(): void {
 function install(): void {
   captureAnswers();
   captureOutput();
+
+  subscribe(SECRETS_CHANNEL, (message) => {
+    const secrets = message as { appSecret?: unknown; appKey?: unknown; sandboxAppKey?: unknown };
+    addSecret(secrets.appSecret, 'appSecret');
+    addSecret(secrets.appKey, 'appKey');
+    addSecret(secrets.sandboxAppKey, 'appKey');
+  });
 
   // cookie-signature's sign() is called with every signing secret the core signs or verifies with.
   const signature = require('cookie-signature') as { sign: (value: string, secret: string) => string };
