@@ -1,7 +1,7 @@
 // The soak's options (what runSoak takes, validated once by resolveOptions) and the fixed timings
 // of the rig, each with why it is what it is.
 
-export type OpKind = 'read' | 'write' | 'rotate' | 'logout';
+export type OpKind = 'read' | 'write' | 'rotate' | 'logout' | 'buy';
 export type Topology = 'single' | 'cluster';
 export type KillNode = 'most-sessions' | 'access-token';
 
@@ -12,7 +12,7 @@ export interface SoakOptions {
   clients: number;
   /** Each player pauses a random 0..thinkMs ms between operations. @default 10 */
   thinkMs?: number;
-  /** Relative weights of the operations. @default { read: 45, write: 35, rotate: 10, logout: 10 } */
+  /** Relative weights of the operations. @default { read: 45, write: 35, rotate: 10, logout: 10, buy: 10 } */
   mix?: Partial<Record<OpKind, number>>;
   /** Every this many ms the mock expires all access tokens. @default a fifth of the run, at least 1000 */
   expireTokensEveryMs?: number;
@@ -60,7 +60,7 @@ export interface SoakSettings {
   restartNodeAfter: number | false;
 }
 
-const DEFAULT_MIX: Record<OpKind, number> = { read: 45, write: 35, rotate: 10, logout: 10 };
+const DEFAULT_MIX: Record<OpKind, number> = { read: 45, write: 35, rotate: 10, logout: 10, buy: 10 };
 
 /** The client's baseUrl; the fake wx.request swaps it for one instance's address. */
 export const BALANCER = 'http://balancer.invalid';
@@ -93,6 +93,14 @@ export const FAILOVER_MARGIN_MS = 1500;
 export const CLUSTER_NODE_TIMEOUT_MS = 1000;
 /** Cluster: the failover, and the rejoin of the restarted node, must be done within this long (else the rig failed). */
 export const CLUSTER_HEAL_WITHIN_MS = 30_000;
+/** Each player's starting balance at the mock (zone '1', env 0): never runs out during a soak. */
+export const START_BALANCE = 100_000_000;
+/** The zone the players buy in (the test app's default zone). */
+export const PAY_ZONE = '1';
+/** A buy answered 5xx or not at all is retried with the same billNo at most this many times. */
+export const BUY_ATTEMPTS = 6;
+/** How often the driver injects a fault on /wxa/game/pay (alternately -1 and a timeout). */
+export const PAY_FAULT_EVERY_MS = 1500;
 /** A logout answered 503 is retried (not acknowledged) for at most this long. */
 export const LOGOUT_RETRY_MS = 15_000;
 

@@ -1,7 +1,8 @@
 // The soak test: many simulated mini-game players against two app instances that share one
 // Redis, for a bounded time, with the mock WeChat rotating session_keys and expiring access
-// tokens underneath them. `runSoak(options)` returns a SoakReport (soak/report.ts); soak/run.ts
-// (`npm run soak`) runs it for minutes, test/soak.test.ts for seconds.
+// tokens underneath them, and the players buying items while -1s and timeouts hit WeChat's pay.
+// `runSoak(options)` returns a SoakReport (soak/report.ts); soak/run.ts (`npm run soak`) runs it
+// for minutes, test/soak.test.ts for seconds.
 //
 // Topology: this process hosts the players (soak/player.ts); the mock WeChat (soak/mock-process.ts,
 // driven over IPC), a private redis-server or, with `redis: 'cluster'`, a private Redis Cluster of
@@ -14,16 +15,17 @@
 // token, so the secrets check knows every token that existed. Afterwards, with the players
 // stopped, the end checks (soak/end-state.ts), then the report (soak/verdict.ts), whose last check
 // searches everything captured for every session_key the mock issued, every access token, the
-// AppSecret and the signing secret. The report never contains a secret: it names kinds and
-// places, not values.
+// AppSecret, the payment AppKeys and the signing secret. The report never contains a secret: it
+// names kinds and places, not values.
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SecretScanner } from '../harness/secret-scan.js';
 import { startBackend, type Backend } from './backend.js';
-import { PREFIX, REQUEST_TIMEOUT_MS, resolveOptions, WARM_UP_MS, WARM_UP_PLAYERS, WECHAT_TIMEOUT_MS, type SoakOptions, type SoakSettings } from './config.js';
+import { PAY_FAULT_EVERY_MS, PREFIX, REQUEST_TIMEOUT_MS, resolveOptions, WARM_UP_MS, WARM_UP_PLAYERS, WECHAT_TIMEOUT_MS, type SoakOptions, type SoakSettings } from './config.js';
 import { checkAccounting, checkEndState, checkRedis } from './end-state.js';
 import { Failover, judgeStore503s } from './failover.js';
+import { PaymentLedger } from './payments.js';
 import { Player } from './player.js';
 import { startInstances, startMockProcess, type Instance, type MockControl } from './processes.js';
 import { Recorder, send, type SecretKind } from './recorder.js';
@@ -108,10 +110,15 @@ class SoakRun {
       // The library's default: the instance program's 1 s is meant for the fault tests, and on a
       // saturated machine the mock may answer later than that (504s and fail-open checks from the rig).
       WX_TIMEOUT: String(WECHAT_TIMEOUT_MS),
+      WX_OFFER_ID: mock.payment.offerId,
+      WX_PAY_APPKEY: mock.payment.appKey,
+      WX_PAY_SANDBOX_APPKEY: mock.payment.sandboxAppKey,
     });
     this.#throwIfAborted();
     this.#secrets.add(mock.appSecret, 'AppSecret');
     this.#secrets.add(this.#signingSecret, 'signing secret');
+    for (const key of [mock.payment.appKey, mock.payment.sandboxAppKey]) this.#secrets.add(key, 'AppKey');
+    const payments = (await this.#hasPaymentRoutes()) ? new PaymentLedger(mock) : undefined;
     const shared: Shared = {
       mock,
       instances: this.#instances,
@@ -124,6 +131,7 @@ class SoakRun {
       abandoned: new Set(),
       logoutsRetried: { count: 0 },
       codeRequestsUnanswered: { count: 0 },
+      ...(payments ? { payments } : {}),
     };
     this.#log(`soak: ${clients} players, ${seconds} s, instances ${this.#instances.map((i) => `${i.name} ${i.url}`).join(', ')}, ${backend.describe}`);
     // From now on every access token is sampled, and answers are searched as they age (in small
@@ -131,6 +139,12 @@ class SoakRun {
     this.#timers.push(setInterval(() => this.#background(this.#sampleToken()), 50));
     this.#timers.push(setInterval(() => shared.recorder.scan(this.#secrets, Date.now() - 1000), 250));
     return shared;
+  }
+
+  /** The instances have GET /me/balance (401 without a token, not 404). */
+  async #hasPaymentRoutes(): Promise<boolean> {
+    const { answer } = await send(`${this.#instances[0]!.url}/me/balance`, { method: 'GET', headers: {} });
+    return answer.status !== 404;
   }
 
   async #sampleToken(): Promise<void> {
@@ -209,6 +223,8 @@ class SoakRun {
       this.#log(`soak: ${elapsed.toFixed(0)} s, ${recorder.requests} requests (${(recorder.requests / elapsed).toFixed(0)}/s), ${total === 0 ? 'no violations so far' : `${total} violations so far`}`);
     };
     this.#timers.push(setInterval(probe, 250), setInterval(() => this.#background(expire()), this.#settings.expireTokensEveryMs), setInterval(progress, 10_000));
+    const payments = shared.payments;
+    if (payments) this.#timers.push(setInterval(() => this.#background(payments.injectFault()), PAY_FAULT_EVERY_MS));
     return health;
   }
 
@@ -222,6 +238,7 @@ class SoakRun {
     const heldIds = new Set(held.map((player) => idOf(player.client.token()!)));
     const orphans = checkRedis(shared, inRedis, heldIds, logins503);
     const accounting = checkAccounting(shared, load.tally, codes503);
+    const payments = shared.payments ? await shared.payments.check(shared) : 'skipped: the instances have no GET /me/balance (no buys)';
     const failover = load.failover?.finish(shared, this.#instances, shared.recorder, orphans);
     const exits = await Promise.all(this.#instances.map((instance) => instance.stop()));
     exits.forEach((code, index) => {
@@ -241,6 +258,7 @@ class SoakRun {
       inRedis,
       orphans,
       accounting,
+      payments,
       exits,
       ...(failover ? { cluster: { ports: this.#backend!.cluster!.nodes.map((node) => node.port), failover } } : {}),
     };
