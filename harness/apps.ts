@@ -1,24 +1,27 @@
-// The same test app on every supported framework version (Express 5 and 4, Koa 3 and 2), each a
-// real HTTP server on loopback in front of a real mock WeChat server; plus listen/closeServer for
-// any handler, and the signing secrets the suites share.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+// The same test app on every supported framework version (Express 5 and 4, Koa 3 and 2, Fastify 5
+// and 4, Hono 4), each a real HTTP server on loopback in front of a real mock WeChat server; plus
+// listen/closeServer for any handler, and the signing secrets the suites share. The Fastify and
+// Hono apps are in apps-fastify.ts and apps-hono.ts.
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express5 from 'express';
 import express4 from 'express4';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
 import supertest from 'supertest';
-import { createWxSession, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 import { wxSession as expressSession } from '../adapters/express.js';
 import { wxSession as koaSession } from '../adapters/koa.js';
 import type { AdapterOptions } from '../src/http.js';
-import { jsonBody, playerRoute, playerRoutes, type PlayerRoute } from './player-routes.js';
+import { answerPlayerRoute, jsonBody, playerRoute, playerRoutes } from './player-routes.js';
+import { fastifyApp } from './apps-fastify.js';
+import { honoApp } from './apps-hono.js';
 
 export const SECRET = 'test-signing-secret-0123456789abcdef';
 export const OLD_SECRET = 'old-signing-secret-0123456789abcdef';
 
-export const adapters = ['express5', 'express4', 'koa3', 'koa2'] as const;
+export const adapters = ['express5', 'express4', 'koa3', 'koa2', 'fastify5', 'fastify4', 'hono'] as const;
 export type AdapterName = (typeof adapters)[number];
 
 export interface TestApp {
@@ -39,7 +42,10 @@ export interface StartOptions {
   adapter?: AdapterOptions;
   /** Reuse a running mock instead of starting one (not closed by close()). */
   mock?: MockWeChat;
-  /** Mount express.json() / a JSON body reader before wx-session. */
+  /**
+   * Mount express.json() / a JSON body reader before wx-session; on Fastify, log in through a
+   * route behind Fastify's JSON parser (apps-fastify.ts); nothing on Hono, which has no parser.
+   */
   bodyParser?: boolean;
 }
 
@@ -49,7 +55,7 @@ export function coreOptions(mock: MockWeChat, extra: Partial<WxSessionOptions> =
 }
 
 /**
- * Routes every test app has, identical on both frameworks:
+ * Routes every test app has, identical on every framework:
  *   GET  /me            required -> { openid, unionid, data }
  *   POST /me/coins      required -> data.coins += 1 -> { coins }
  *   GET  /me/json       required -> JSON.stringify(session) parsed back
@@ -83,7 +89,7 @@ function expressApp(version: 'express5' | 'express4', core: WxSessionCore, optio
   for (const route of playerRoutes) {
     const handler: express5.RequestHandler = (req, res, next) => {
       // Express 4 does not catch a rejected handler: hand its error on to wx.errors.
-      answerPlayerRoute(route, core, req, req.wxSession!, req.query, req.body, req.ip ?? '').then(({ status, body }) => {
+      answerPlayerRoute(route, core, req.wxSession!, req.query, req.ip ?? '', () => jsonBody(req, req.body)).then(({ status, body }) => {
         if (body === undefined) res.status(status).end();
         else res.status(status).json(body);
       }, next);
@@ -93,12 +99,6 @@ function expressApp(version: 'express5' | 'express4', core: WxSessionCore, optio
     else app.post(route.path, ...stack);
   }
   return app;
-}
-
-/** Runs a player route on either framework: `parsed` is the body a body parser read, if one ran. */
-async function answerPlayerRoute(route: PlayerRoute, core: WxSessionCore, req: IncomingMessage, session: WxSession, query: unknown, parsed: unknown, ip: string) {
-  const body = route.method === 'GET' ? {} : await jsonBody(req, parsed);
-  return route.run({ session, core, body, query: (query ?? {}) as Record<string, unknown>, ip });
 }
 
 function koaApp(version: 'koa3' | 'koa2', core: WxSessionCore, options: StartOptions) {
@@ -149,7 +149,7 @@ function koaApp(version: 'koa3' | 'koa2', core: WxSessionCore, options: StartOpt
     await wx.errors(ctx, async () => {
       const answer = async () => {
         const parsed = (ctx.request as { body?: unknown }).body;
-        const { status, body } = await answerPlayerRoute(route, core, ctx.req, ctx.state.wxSession!, ctx.query, parsed, ctx.ip);
+        const { status, body } = await answerPlayerRoute(route, core, ctx.state.wxSession!, ctx.query, ctx.ip, () => jsonBody(ctx.req, parsed));
         ctx.status = status;
         if (body !== undefined) ctx.body = body;
       };
@@ -185,13 +185,21 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-export async function startApp(name: AdapterName, options: StartOptions = {}): Promise<TestApp> {
-  const mock = options.mock ?? (await startMockWeChat());
-  const core = createWxSession(coreOptions(mock, options.core));
+/** The app of `name` listening on loopback, and how to stop it. */
+async function serve(name: AdapterName, core: WxSessionCore, options: StartOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  if (name === 'fastify5' || name === 'fastify4') return fastifyApp(name, core, options);
+  if (name === 'hono') return honoApp(core, options);
   const handler = name.startsWith('express')
     ? expressApp(name as 'express5' | 'express4', core, options)
     : koaApp(name as 'koa3' | 'koa2', core, options).callback();
   const { server, url } = await listen(handler as Parameters<typeof createServer>[1]);
+  return { server, url, close: () => closeServer(server) };
+}
+
+export async function startApp(name: AdapterName, options: StartOptions = {}): Promise<TestApp> {
+  const mock = options.mock ?? (await startMockWeChat());
+  const core = createWxSession(coreOptions(mock, options.core));
+  const { server, url, close } = await serve(name, core, options);
   const http = supertest(url);
   const loginPath = options.adapter?.loginPath || '/wx/login';
   return {
@@ -203,7 +211,7 @@ export async function startApp(name: AdapterName, options: StartOptions = {}): P
       return res.body;
     },
     async close() {
-      await closeServer(server);
+      await close();
       if (!options.mock) await mock.close();
     },
   };

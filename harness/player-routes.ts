@@ -98,27 +98,39 @@ export function playerRoute(method: string, path: string): PlayerRoute | undefin
   return playerRoutes.find((route) => route.method === method && route.path === path);
 }
 
+/** Runs `route`: `body` reads the request's JSON body, and is called for POSTs only. */
+export async function answerPlayerRoute(
+  route: PlayerRoute, core: WxSessionCore, session: WxSession, query: unknown, ip: string, body: () => Promise<Record<string, unknown>>,
+): Promise<{ status: number; body?: unknown }> {
+  return route.run({ session, core, body: route.method === 'GET' ? {} : await body(), query: (query ?? {}) as Record<string, unknown>, ip });
+}
+
 /**
  * The JSON body: the one a body parser already read (`parsed`), else read here (at most 16 KiB).
  * An empty body is `{}`; anything but a JSON object is WX_BAD_REQUEST.
  */
 export async function jsonBody(req: IncomingMessage, parsed: unknown): Promise<Record<string, unknown>> {
-  let value = parsed;
-  if (value === undefined) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > 16 * 1024) throw new WxSessionError('WX_PAYLOAD_TOO_LARGE');
-      chunks.push(chunk as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    try {
-      value = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be a JSON object' });
-    }
+  if (parsed !== undefined) return jsonObject(parsed);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 16 * 1024) throw new WxSessionError('WX_PAYLOAD_TOO_LARGE');
+    chunks.push(chunk as Buffer);
   }
+  return jsonText(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** A body read as text (empty: `{}`) to its JSON object; anything else is WX_BAD_REQUEST. */
+export function jsonText(text: string): Record<string, unknown> {
+  try {
+    return jsonObject(text.trim() === '' ? {} : JSON.parse(text));
+  } catch {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be a JSON object' });
+  }
+}
+
+function jsonObject(value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be a JSON object' });
   }

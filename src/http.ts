@@ -1,5 +1,6 @@
-// What the Express and Koa adapters share: the wire protocol of DESIGN.md §4 as plain values.
-// An adapter maps its request to these inputs and writes the returned Reply back; nothing else.
+// What every adapter shares: the wire protocol of DESIGN.md §4 as plain values. An adapter maps
+// its request to these inputs and writes the returned Reply back; nothing else. Node requests
+// here; Web `Request`s (Hono) in src/http-web.ts, over the same functions.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { ErrorCode, WxSessionError } from './errors.js';
 import type { AuthResult, WxSessionCore } from './core-types.js';
@@ -58,8 +59,13 @@ export function adapterOptions(options: AdapterOptions = {}): ResolvedAdapterOpt
   return { loginPath, logoutPath, bodyTimeout };
 }
 
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
+/** A request's headers: Node's object (Express, Koa, Fastify) or a Web `Headers` (Hono). */
+export type HeaderSource = IncomingHttpHeaders | Headers;
+
+function header(headers: HeaderSource, name: string): string | undefined {
+  // A Node header object never holds a function, so `get` tells the two apart.
+  if (typeof headers.get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as IncomingHttpHeaders)[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
@@ -87,7 +93,7 @@ const OVERSIZED = '\u0000oversized';
  * header over MAX_HEADER_LENGTH gives a token that is not well-formed (so `WX_SESSION_INVALID`,
  * `invalid_request`) without being trimmed or matched.
  */
-export function tokenFrom(headers: IncomingHttpHeaders): string | undefined {
+export function tokenFrom(headers: HeaderSource): string | undefined {
   const direct = header(headers, TOKEN_HEADER);
   if (direct !== undefined && direct !== '') return direct.length > MAX_HEADER_LENGTH ? OVERSIZED : trimOws(direct);
   const auth = header(headers, 'authorization');
@@ -100,7 +106,7 @@ export function tokenFrom(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /** `X-WX-Code`, or undefined; a header over MAX_HEADER_LENGTH is `WX_BAD_REQUEST`, unread. */
-export function codeFrom(headers: IncomingHttpHeaders): string | undefined {
+export function codeFrom(headers: HeaderSource): string | undefined {
   const code = header(headers, CODE_HEADER);
   if (code !== undefined && code.length > MAX_HEADER_LENGTH) {
     throw new WxSessionError('WX_BAD_REQUEST', { message: `the ${CODE_HEADER} header is longer than ${MAX_HEADER_LENGTH} characters` });
@@ -122,18 +128,19 @@ export function errorReply(error: WxSessionError | ErrorCode, token?: string): R
   return { status: err.status, headers, body: err.toJSON() };
 }
 
-const failedRefreshes = new WeakMap<IncomingMessage, number>();
+const failedRefreshes = new WeakMap<object, number>();
 
 /**
  * Keeps WeChat's errcode of a failed key refresh with the request (DESIGN.md §8 "Honest
- * answers"), so `required` answers it as login would.
+ * answers"), so `required` answers it as login would. `req` is any object that lives as long as
+ * the request (Node's IncomingMessage, a Web Request).
  */
-export function rememberFailure(req: IncomingMessage, result: AuthResult): void {
+export function rememberFailure(req: object, result: AuthResult): void {
   if (result.session === null && result.errcode !== undefined) failedRefreshes.set(req, result.errcode);
 }
 
 /** The answer for a request without a session: its code, with the refresh's errcode if any. */
-export function failureReply(req: IncomingMessage, code: ErrorCode | undefined, token: string | undefined): Reply {
+export function failureReply(req: object, code: ErrorCode | undefined, token: string | undefined): Reply {
   const errcode = failedRefreshes.get(req);
   const error = new WxSessionError(code ?? ErrorCode.WX_SESSION_MISSING, errcode === undefined ? {} : { errcode });
   return errorReply(error, token);
@@ -230,6 +237,12 @@ async function loginBody(input: LoginInput): Promise<Record<string, unknown>> {
   // Express 4's body-parser leaves `{}` when the content type was not its own and the stream unread.
   const unread = !input.req.readableEnded && (body === undefined || isEmptyObject(body));
   if (unread) body = await readBody(input.req, input.bodyTimeout);
+  return loginObject(body);
+}
+
+/** A login body as read (text, bytes) or parsed (anything) to the object §4 expects. */
+export function loginObject(read: unknown): Record<string, unknown> {
+  let body = read;
   if (Buffer.isBuffer(body)) body = body.toString('utf8');
   if (typeof body === 'string') {
     if (body.trim() === '') return {};
@@ -249,27 +262,31 @@ async function loginBody(input: LoginInput): Promise<Record<string, unknown>> {
 /** POST loginPath: the code from the body or `X-WX-Code`, then core.login. */
 export async function handleLogin(core: WxSessionCore, input: LoginInput): Promise<Reply> {
   try {
-    const body = await loginBody(input);
-    const code = body.code ?? codeFrom(input.req.headers);
-    const { token, session, expiresIn } = await core.login(code, { encryptedData: body.encryptedData, iv: body.iv });
-    const answer: Record<string, unknown> = { token, expiresIn };
-    if (core.config.exposeOpenid) {
-      answer.openid = session.openid;
-      if (session.unionid !== undefined) answer.unionid = session.unionid;
-    }
-    if (session.userInfo !== undefined) {
-      // WeChat's user object repeats openId/unionId; an app that hides them hides them there too.
-      const { openId: _openId, unionId: _unionId, ...rest } = session.userInfo;
-      answer.userInfo = core.config.exposeOpenid ? session.userInfo : rest;
-    }
-    return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: answer };
+    return await loginReply(core, await loginBody(input), input.req.headers);
   } catch (error) {
     return replyFor(error);
   }
 }
 
+/** The login for a body already made an object (`loginObject`); throws WxSessionErrors. */
+export async function loginReply(core: WxSessionCore, body: Record<string, unknown>, headers: HeaderSource): Promise<Reply> {
+  const code = body.code ?? codeFrom(headers);
+  const { token, session, expiresIn } = await core.login(code, { encryptedData: body.encryptedData, iv: body.iv });
+  const answer: Record<string, unknown> = { token, expiresIn };
+  if (core.config.exposeOpenid) {
+    answer.openid = session.openid;
+    if (session.unionid !== undefined) answer.unionid = session.unionid;
+  }
+  if (session.userInfo !== undefined) {
+    // WeChat's user object repeats openId/unionId; an app that hides them hides them there too.
+    const { openId: _openId, unionId: _unionId, ...rest } = session.userInfo;
+    answer.userInfo = core.config.exposeOpenid ? session.userInfo : rest;
+  }
+  return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: answer };
+}
+
 /** POST logoutPath: 204 whether or not the token was good. */
-export async function handleLogout(core: WxSessionCore, headers: IncomingHttpHeaders): Promise<Reply> {
+export async function handleLogout(core: WxSessionCore, headers: HeaderSource): Promise<Reply> {
   try {
     await core.logout(tokenFrom(headers));
     return { status: 204, headers: { 'Cache-Control': 'no-store' } };
@@ -286,7 +303,7 @@ const OVERSIZED_CODE: AuthResult = Object.freeze({ session: null, code: ErrorCod
  * promise. Answering at once matters in Express, where a response written in the same tick
  * as the request takes Node's cheaper path.
  */
-export function authenticateHeaders(core: WxSessionCore, headers: IncomingHttpHeaders): AuthResult | Promise<AuthResult> {
+export function authenticateHeaders(core: WxSessionCore, headers: HeaderSource): AuthResult | Promise<AuthResult> {
   const token = tokenFrom(headers);
   if (token === undefined) return MISSING;
   let code: string | undefined;

@@ -21,13 +21,15 @@ const EXPECTED_EXPORTS: Record<string, Record<string, 'function' | 'object'>> = 
   },
   'wx-session/express': { wxSession: 'function' },
   'wx-session/koa': { wxSession: 'function' },
+  'wx-session/fastify': { wxSession: 'function' },
+  'wx-session/hono': { wxSession: 'function' },
   'wx-session/testing': { startMockWeChat: 'function' },
   'wx-session/redis': { RedisStore: 'function' },
   'wx-session/client': { createSessionClient: 'function' },
 };
 
 /** Peers that must never be installed along with the package. */
-const FORBIDDEN_INSTALLS = ['express', 'koa', '@koa/router', 'ioredis', 'redis', '@types/express', '@types/koa'];
+const FORBIDDEN_INSTALLS = ['express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'hono', '@hono/node-server', 'ioredis', 'redis', '@types/express', '@types/koa'];
 
 interface Loaded {
   modules: Record<string, { types?: Record<string, string>; resolved?: string; error?: string }>;
@@ -118,9 +120,9 @@ describe('packaging: package.json dependencies', function () {
     expect(installed.bundleDependencies ?? installed.bundledDependencies, 'bundled dependencies').to.equal(undefined);
   });
 
-  it('has express and koa as optional peerDependencies, never as dependencies', () => {
+  it('has express, koa, fastify and hono as optional peerDependencies, never as dependencies', () => {
     const { installed } = pkg;
-    for (const peer of ['express', 'koa']) {
+    for (const peer of ['express', 'koa', 'fastify', 'hono']) {
       expect(installed.peerDependencies, 'peerDependencies').to.have.property(peer);
       expect(installed.peerDependenciesMeta?.[peer]?.optional, `peerDependenciesMeta.${peer}.optional`).to.equal(true);
       expect(installed.dependencies ?? {}, 'dependencies').to.not.have.property(peer);
@@ -143,7 +145,7 @@ describe('packaging: the installed package', function () {
     ({ consumer } = await packed());
   });
 
-  it('did not pull express, koa or another optional peer into node_modules', () => {
+  it('did not pull express, koa, fastify, hono or another optional peer into node_modules', () => {
     const all = installedPackages(consumer);
     expect(all.filter((n) => FORBIDDEN_INSTALLS.includes(n)), 'peers installed').to.deep.equal([]);
     expect(all, 'installed packages').to.deep.equal(['cookie-signature', 'lru-cache', 'wx-session']);
@@ -152,7 +154,7 @@ describe('packaging: the installed package', function () {
   for (const kind of ['cjs', 'esm'] as const) {
     it(`${kind === 'cjs' ? 'require()s' : 'import()s'} every subpath export with the expected exports`, async () => {
       const result = (await runInConsumer(consumer, 'check', kind, CHECK_SCRIPT(kind))) as Loaded;
-      expect(subpaths).to.include.members(['wx-session', 'wx-session/express', 'wx-session/koa', 'wx-session/testing']);
+      expect(subpaths).to.include.members(['wx-session', 'wx-session/express', 'wx-session/koa', 'wx-session/fastify', 'wx-session/hono', 'wx-session/testing']);
       for (const specifier of subpaths) {
         const mod = result.modules[specifier]!;
         expect(mod.error, `${specifier} loads`).to.equal(undefined);

@@ -73,7 +73,8 @@ for (const name of ADAPTERS) describe(`properties (${name}): login bodies of any
       this.timeout(TEST_TIMEOUT);
       const target = withParser ? parsing : plain;
       const targetStore = withParser ? parsingStore : plainStore;
-      const parser: LoginContext['parser'] = withParser ? (name.startsWith('express') ? 'express' : 'koa') : false;
+      // Fastify's and Hono's logins read the body themselves even with a JSON parser in the app.
+      const parser: LoginContext['parser'] = withParser && /^(express|koa)/.test(name) ? (name.startsWith('express') ? 'express' : 'koa') : false;
       await fc.assert(
         fc.asyncProperty(loginCaseArb, async (c) => {
           const openid = `oLogin${Math.random().toString(36).slice(2, 12)}`;

@@ -2,13 +2,20 @@
 // checkKey, sign, decrypt, verifyRawData), on a RecordingStore and a capturing logger; and a core
 // on a RecordingStore for tests without HTTP in front.
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express5 from 'express';
 import Koa3 from 'koa';
+import fastify5 from 'fastify';
+import fastify4 from 'fastify4';
+import { Hono } from 'hono';
+import { getRequestListener } from '@hono/node-server';
 import supertest from 'supertest';
 import { createWxSession, WxSessionError, type WxSession, type WxSessionCore, type WxSessionOptions } from '../../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../../src/testing/index.js';
 import { wxSession as expressSession } from '../../adapters/express.js';
 import { wxSession as koaSession } from '../../adapters/koa.js';
+import { wxSession as fastifyPlugin } from '../../adapters/fastify.js';
+import { wxSession as honoSession } from '../../adapters/hono.js';
 import { closeServer, coreOptions, listen, type AdapterName } from '../../harness/apps.js';
 import { captureLogger } from './keys.js';
 import { RecordingStore } from './stores.js';
@@ -67,8 +74,42 @@ const ROUTES = new Set(['GET /me', 'POST /me/coins', 'POST /storage', 'POST /sto
 async function readJson(stream: AsyncIterable<unknown>): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+  return parseJson(Buffer.concat(chunks).toString('utf8'));
+}
+
+const parseJson = (text: string): Record<string, unknown> => (text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>));
+
+/** Fastify parses JSON bodies itself: the routes take what it parsed. */
+async function startFastify(name: 'fastify5' | 'fastify4', core: WxSessionCore): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const app = ((name === 'fastify5' ? fastify5 : fastify4) as unknown as typeof fastify5)({ forceCloseConnections: true });
+  await app.register(fastifyPlugin, { core });
+  for (const route of ROUTES) {
+    const [method, url] = route.split(' ') as ['GET' | 'POST', string];
+    app.route({
+      method, url, preHandler: app.wxSession.required,
+      handler: async (request, reply) => {
+        const { status, body } = await action(route, request.wxSession!, (request.body ?? {}) as Record<string, unknown>);
+        return reply.code(status).send(body);
+      },
+    });
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  return { server: app.server, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+function honoHandler(core: WxSessionCore): Parameters<typeof listen>[0] {
+  const app = new Hono();
+  const wx = honoSession(core);
+  app.use(wx);
+  for (const route of ROUTES) {
+    const [method, url] = route.split(' ') as [string, string];
+    app.on(method, url, wx.required, async (c) => {
+      const { status, body } = await action(route, c.get('wxSession')!, parseJson(await c.req.text()));
+      return c.json(body, status as 200);
+    });
+  }
+  return getRequestListener(app.fetch);
 }
 
 /** express 4 and koa 2 ship without types; loaded through a variable so tsc does not ask for them. */
@@ -76,6 +117,7 @@ async function framework(name: AdapterName): Promise<unknown> {
   if (name === 'express5') return express5;
   if (name === 'koa3') return Koa3;
   const specifier: string = name; // 'express4' | 'koa2' (npm aliases)
+  if (!/^(express4|koa2)$/.test(specifier)) throw new Error(`keys-app: ${name} is not an Express or Koa app`);
   return ((await import(specifier)) as { default: unknown }).default;
 }
 
@@ -113,6 +155,11 @@ async function buildHandler(name: AdapterName, core: WxSessionCore): Promise<Par
   return app.callback();
 }
 
+async function serve(name: AdapterName, core: WxSessionCore) {
+  const { server, url } = await listen(name === 'hono' ? honoHandler(core) : await buildHandler(name, core));
+  return { server, url, close: () => closeServer(server) };
+}
+
 export interface KeysApp {
   name: AdapterName;
   url: string;
@@ -138,7 +185,7 @@ export async function startKeysApp(name: AdapterName, options: KeysAppOptions = 
   const store = new RecordingStore();
   const logger = captureLogger();
   const core = createWxSession(coreOptions(mock, { store, logger, ...options.core }));
-  const { server, url } = await listen(await buildHandler(name, core));
+  const { url, close } = name === 'fastify5' || name === 'fastify4' ? await startFastify(name, core) : await serve(name, core);
   const http = supertest(url);
   return {
     name, url, http, core, mock, store, logger,
@@ -148,7 +195,7 @@ export async function startKeysApp(name: AdapterName, options: KeysAppOptions = 
       return res.body.token as string;
     },
     async close() {
-      await closeServer(server as Server);
+      await close();
       if (!options.mock) await mock.close();
     },
   };

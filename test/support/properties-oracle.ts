@@ -156,11 +156,16 @@ export function outcomesFor(adapter: AdapterName, req: Req, headers: ReadonlyMap
     case 'other': {
       const outcomes: Outcome[] = [{ kind: 'status', status: 404 }];
       const path = req.target.split('?')[0]!;
-      if (adapter.startsWith('express')) {
-        // Express answers HEAD with its GET route, and OPTIONS for any path that has routes.
-        if (req.method === 'HEAD' && routeOf('GET', path) !== 'other') outcomes.push({ kind: 'status', status: routeOf('GET', path) === 'whoami' ? 200 : 401 });
-        if (req.method === 'OPTIONS' && KNOWN_PATHS.includes(path) && !path.startsWith('/wx/')) outcomes.push({ kind: 'status', status: 200 });
+      // Express, Fastify and Hono answer HEAD with the GET route; Koa's test app does not.
+      if (!adapter.startsWith('koa') && req.method === 'HEAD' && routeOf('GET', path) !== 'other') {
+        outcomes.push({ kind: 'status', status: routeOf('GET', path) === 'whoami' ? 200 : 401 });
       }
+      // Fastify parses a body before it knows there is no route: its parser's refusals come first.
+      if (adapter.startsWith('fastify') && req.method !== 'GET' && req.method !== 'HEAD') {
+        for (const status of [400, 413, 415]) outcomes.push({ kind: 'status', status });
+      }
+      // Express answers OPTIONS for any path that has routes.
+      if (adapter.startsWith('express') && req.method === 'OPTIONS' && KNOWN_PATHS.includes(path) && !path.startsWith('/wx/')) outcomes.push({ kind: 'status', status: 200 });
       return outcomes;
     }
   }

@@ -7,11 +7,16 @@ import type { Context } from 'koa';
 import { createWxSession, ErrorCode, WxSessionError, type WxSession } from 'wx-session';
 import { wxSession } from 'wx-session/express';
 import { wxSession as koaSession } from 'wx-session/koa';
+import type { FastifyRequest } from 'fastify';
+import { Hono } from 'hono';
+import type {} from 'wx-session/fastify';
+import { wxSession as honoSession } from 'wx-session/hono';
 import { startMockWeChat } from 'wx-session/testing';
 
 declare const session: WxSession;
 declare const req: Request;
 declare const ctx: Context;
+declare const request: FastifyRequest;
 const secret = 'x'.repeat(32);
 
 // @ts-expect-error TS2540 sessionKey is a getter only
@@ -48,6 +53,16 @@ wxSession({ appId: 'a', appSecret: 'b', secret }, { bogusPath: '/x' });
 koaSession('wxapp');
 // @ts-expect-error TS2353 unknown mock option
 void startMockWeChat({ bogus: 'wx' });
+// @ts-expect-error TS18047 request.wxSession is null when the request has no session
+void request.wxSession.openid;
+// @ts-expect-error TS2322 request.wxSessionError is an ErrorCode
+request.wxSessionError = 'NOT_A_CODE';
+// @ts-expect-error TS2353 unknown Hono adapter option
+honoSession({ appId: 'a', appSecret: 'b', secret }, { bogusPath: '/x' });
+new Hono().get('/me', (c) => {
+  // @ts-expect-error TS2532 c.get('wxSession') is undefined when the request has no session
+  return c.text(c.get('wxSession').openid);
+});
 
 export async function narrowing(token: string) {
   const wx = createWxSession({ appId: 'a', appSecret: 'b', secret });

@@ -1,0 +1,115 @@
+// wx-session/hono: a Hono 4 middleware translating Web Requests to the core and Responses back.
+// The answers themselves (statuses, headers, bodies) are built in src/http.ts and src/http-web.ts.
+import type { Context, MiddlewareHandler, Next } from 'hono';
+import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { WxSessionError } from '../src/errors.js';
+import {
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
+  type AdapterOptions, type Reply,
+} from '../src/http.js';
+import { handleWebLogin, toResponse } from '../src/http-web.js';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The WeChat session, when the request carried a valid token. */
+    wxSession: WxSession | undefined;
+    /** Why there is no session (missing, invalid, expired token; store down...). */
+    wxSessionError: ErrorCode | undefined;
+  }
+}
+
+export type { AdapterOptions };
+
+export interface WxSessionHonoMiddleware extends MiddlewareHandler {
+  /** Answers POST with the login protocol; mount it on any route. */
+  login: MiddlewareHandler;
+  /** Answers with 204 after destroying the token's session. */
+  logout: MiddlewareHandler;
+  /** Sets `c.get('wxSession')` when the token is valid; never answers. */
+  authenticate: MiddlewareHandler;
+  /**
+   * Unless the request has a session, answers why not with that code's status: 401 for a missing,
+   * bad or expired token, 503 when the store failed, and a failed key refresh's own (400, 403,
+   * 429, 500, 502, 504). Authenticates the request itself if nothing did yet.
+   */
+  required: MiddlewareHandler;
+  /**
+   * Error middleware (`app.use(wx.errors)`, first): answers any WxSessionError a route threw
+   * (which Hono's error handler saw first) with its table status, headers and JSON body.
+   */
+  errors: MiddlewareHandler;
+  readonly core: WxSessionCore;
+}
+
+/** Authentication ran for this request: it always leaves one of the two set. */
+function authenticated(c: Context): boolean {
+  return c.get('wxSession') !== undefined || c.get('wxSessionError') !== undefined;
+}
+
+/** Makes `reply` the answer, dropping what was there (Hono would merge the old headers in). */
+function replace(c: Context, reply: Reply): void {
+  c.res = undefined;
+  c.res = toResponse(reply);
+}
+
+/** Adds headers to the route's answer, copying a Response whose headers are immutable (fetch's). */
+function addHeaders(c: Context, headers: Record<string, string>): void {
+  try {
+    for (const name in headers) c.res.headers.set(name, headers[name]!);
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+    for (const name in headers) c.res.headers.set(name, headers[name]!);
+  }
+}
+
+export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionHonoMiddleware {
+  const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
+  const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
+
+  const login: MiddlewareHandler = async (c) => toResponse(await handleWebLogin(core, c.req.raw, bodyTimeout));
+  const logout: MiddlewareHandler = async (c) => toResponse(await handleLogout(core, c.req.raw.headers));
+
+  const authenticate: MiddlewareHandler = async (c: Context, next: Next) => {
+    if (authenticated(c)) return next();
+    const pending = authenticateHeaders(core, c.req.raw.headers);
+    const result = pending instanceof Promise ? await pending : pending;
+    if (!result.session) {
+      c.set('wxSessionError', result.code);
+      rememberFailure(c.req.raw, result);
+      return next();
+    }
+    const session = result.session;
+    c.set('wxSession', session);
+    await next();
+    if (result.token) addHeaders(c, reissuedHeaders(result.token));
+    const saving = session.saveChanges();
+    if (!saving) return;
+    try {
+      await saving;
+    } catch (error) {
+      replace(c, saveFailureReply(error));
+    }
+  };
+
+  const demand = async (c: Context, next: Next) => {
+    if (c.get('wxSession')) return next();
+    // Set, not returned: `required` may run inside `authenticate`, which returns nothing.
+    replace(c, failureReply(c.req.raw, c.get('wxSessionError'), tokenFrom(c.req.raw.headers)));
+  };
+  const required: MiddlewareHandler = (c, next) => (authenticated(c) ? demand(c, next) : authenticate(c, () => demand(c, next)));
+
+  const middleware = ((c: Context, next: Next) => {
+    if (c.req.method === 'POST') {
+      const path = c.req.path;
+      if (path === loginPath) return login(c, next);
+      if (path === logoutPath) return logout(c, next);
+    }
+    return authenticate(c, next);
+  }) as WxSessionHonoMiddleware;
+  const errors: MiddlewareHandler = async (c, next) => {
+    await next();
+    if (c.error instanceof WxSessionError) replace(c, errorReply(c.error, tokenFrom(c.req.raw.headers)));
+  };
+
+  return Object.assign(middleware, { login, logout, authenticate, required, errors, core });
+}
