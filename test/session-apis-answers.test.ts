@@ -60,7 +60,7 @@ describe('session_key APIs and payments: answers WeChat should not give', () => 
     expect(mock.callsTo(RISK).length).to.equal(before);
     mock.setRiskRank('oRiskOdd', 2);
     expect(await session.riskRank({ scene: 1, clientIp: IP, mobileNo: '13800138000', emailAddress: 'a@b.c', extendedInfo: 'x', isTest: true })).to.equal(2);
-    expect(JSON.parse(mock.callsTo(RISK).at(-1)!.body)).to.include({ mobile_no: '13800138000', email_address: 'a@b.c', extended_info: 'x', is_test: true });
+    expect(JSON.parse(mock.callsTo(RISK).at(-1)!.body!)).to.include({ mobile_no: '13800138000', email_address: 'a@b.c', extended_info: 'x', is_test: true });
   });
 
   it('checkencryptedmsg: errcode 1 (data unknown to WeChat) is not valid; `valid` spelled right is read; neither is WX_UPSTREAM_ERROR', async () => {
