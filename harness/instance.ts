@@ -5,22 +5,26 @@
 // Environment: PORT (0 = any free port), REDIS_PORT, MOCK_URL, WX_APPID, WX_APPSECRET, and optional
 // CHECK_INTERVAL (checkSessionKey interval in seconds), PREFIX (RedisStore key prefix),
 // STORE_TIMEOUT (RedisStore timeout in ms; the store's default otherwise), WX_SESSION_SECRET,
-// WX_TIMEOUT (ms per WeChat call; default 1000, so the fault tests' upstream hangs end quickly).
+// WX_TIMEOUT (ms per WeChat call; default 1000, so the fault tests' upstream hangs end quickly),
+// WX_OFFER_ID with WX_PAY_APPKEY and WX_PAY_SANDBOX_APPKEY (the `payment` option, env 0; without
+// them the payment routes answer WX_CONFIG_ERROR).
 // REDIS_CLUSTER_NODES=127.0.0.1:p1,127.0.0.1:p2,... instead of REDIS_PORT: the store runs on an
 // ioredis Cluster made for failovers (the slot map re-read every second, so a failed-over or paused
 // master is left within a second; one retry per command).
 // The app has the routes of examples/express/server.ts (GET /health, GET /me, POST /me/score,
-// POST /wx/login, POST /wx/logout), built from the sources so it does not need dist/.
+// POST /wx/login, POST /wx/logout) and the test apps' GET /me/balance and POST /me/buy
+// (harness/player-routes.ts), built from the sources so it does not need dist/.
 // Prints one line `{"ready":true,"port":N}` once listening; SIGTERM closes the server, the store
 // and the Redis client and exits 0 (1 when that cleanup hangs). Exits when its stdin closes (the
 // test process died).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { Cluster, Redis } from 'ioredis';
 import { createWxSession, type WxSessionOptions } from '../src/index.js';
 import { RedisStore } from '../src/redis.js';
 import { wxSession } from '../adapters/express.js';
+import { jsonBody, playerRoute } from './player-routes.js';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -48,6 +52,10 @@ const checkInterval = process.env.CHECK_INTERVAL;
 const prefix = process.env.PREFIX || undefined;
 const storeTimeout = process.env.STORE_TIMEOUT ? Number(process.env.STORE_TIMEOUT) : undefined;
 const wechatTimeout = process.env.WX_TIMEOUT ? Number(process.env.WX_TIMEOUT) : 1000;
+const offerId = process.env.WX_OFFER_ID;
+const payment: WxSessionOptions['payment'] = offerId
+  ? { offerId, appKey: { production: required('WX_PAY_APPKEY'), sandbox: required('WX_PAY_SANDBOX_APPKEY') }, env: 0 }
+  : undefined;
 
 // One retry per command and a quick reconnect: an outage surfaces at once; the store's own
 // timeout bounds every operation anyway.
@@ -71,6 +79,7 @@ const options: WxSessionOptions = {
   apiBase: mockUrl,
   timeout: wechatTimeout,
   store,
+  ...(payment ? { payment } : {}),
   ...(checkInterval !== undefined ? { checkSessionKey: { interval: Number(checkInterval) } } : {}),
   // The failure's message (no secret in it, DESIGN §8) follows in brackets when the core gives one.
   logger: {
@@ -80,7 +89,8 @@ const options: WxSessionOptions = {
 };
 
 const app = express();
-const wx = wxSession(createWxSession(options));
+const core = createWxSession(options);
+const wx = wxSession(core);
 app.use(wx);
 app.get('/health', (_req, res) => {
   res.json({ ok: true, pid: process.pid });
@@ -98,6 +108,20 @@ app.post('/me/score', wx.required, express.json({ limit: '1kb' }), (req, res) =>
   (req.wxSession!.data as { score?: number }).score = score;
   res.json({ score });
 });
+// The balance and the purchase, as the test apps mount them: a WxSessionError (e.g. 504
+// WX_UPSTREAM_TIMEOUT, or 502 WX_UPSTREAM_ERROR with WeChat's errcode) is answered by wx.errors.
+for (const [method, path] of [['GET', '/me/balance'], ['POST', '/me/buy']] as const) {
+  const route = playerRoute(method, path)!;
+  const handler: RequestHandler = (req, res, next) => {
+    const answer = async () => {
+      const body = method === 'GET' ? {} : await jsonBody(req, req.body);
+      return route.run({ session: req.wxSession!, core, body, query: req.query as Record<string, unknown>, ip: req.ip ?? '' });
+    };
+    answer().then(({ status, body }) => res.status(status).json(body), next);
+  };
+  if (method === 'GET') app.get(path, wx.required, handler, wx.errors);
+  else app.post(path, wx.required, handler, wx.errors);
+}
 const onError: ErrorRequestHandler = (error, _req, res, _next) => {
   const status = error?.expose && typeof error.status === 'number' ? error.status : 500;
   if (status === 500) console.error(error);

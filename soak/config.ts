@@ -97,8 +97,11 @@ export const CLUSTER_HEAL_WITHIN_MS = 30_000;
 export const START_BALANCE = 100_000_000;
 /** The zone the players buy in (the test app's default zone). */
 export const PAY_ZONE = '1';
-/** A buy answered 5xx or not at all is retried with the same billNo at most this many times. */
-export const BUY_ATTEMPTS = 6;
+/**
+ * A buy answered 5xx or not at all is retried with the same billNo, 100 ms apart, for at most this
+ * long: through a Cluster failover (503s for a few seconds) and a few injected timeouts (5 s each).
+ */
+export const BUY_RETRY_MS = 20_000;
 /** How often the driver injects a fault on /wxa/game/pay (alternately -1 and a timeout). */
 export const PAY_FAULT_EVERY_MS = 1500;
 /** A logout answered 503 is retried (not acknowledged) for at most this long. */

@@ -4,10 +4,11 @@
 // 504s and fail-open checks caused by the test rig, not by wx-session. Here it has its own loop,
 // as WeChat has its own servers.
 //
-// Protocol: the parent sends { id, op, openid? }; the child answers { id, result } or
-// { id, error }. Ready: { ready: true, url, appId, appSecret }. It exits when the IPC channel
-// closes (the parent stopped or died).
+// Protocol: the parent sends { id, op, ... }; the child answers { id, result } or { id, error }.
+// Ready: { ready: true, url, appId, appSecret, payment }. It exits when the IPC channel closes
+// (the parent stopped or died).
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
+import { PAY_PATH, PayFaults } from './pay-faults.js';
 
 /** What the mock's call log says, tallied here so the log never crosses the IPC channel. */
 export interface MockTally {
@@ -19,6 +20,13 @@ export interface MockTally {
   /** checksession calls answered neither 0 nor 87009 (e.g. 42001 right after expireAccessTokens). */
   checkSessionOther: number;
   stableToken: number;
+  /** /wxa/game/pay calls, those answered -1 (the injected faults) and those answered 90012 (a billNo paid already). */
+  pay: number;
+  payBusy: number;
+  payDuplicates: number;
+  /** Pays held unanswered by a timeout fault and sent to the mock again (soak/pay-faults.ts), and how many of those it applied. */
+  payHeld: number;
+  payHeldApplied: number;
 }
 
 export type MockRequest =
@@ -26,7 +34,12 @@ export type MockRequest =
   | { id: number; op: 'rotateSessionKey'; openid: string }
   | { id: number; op: 'currentAccessToken' }
   | { id: number; op: 'expireAccessTokens' }
-  | { id: number; op: 'tally'; reset?: boolean };
+  | { id: number; op: 'tally'; reset?: boolean }
+  | { id: number; op: 'setBalance'; openid: string; zoneId: string; amount: number }
+  | { id: number; op: 'balanceOf'; openid: string; zoneId: string }
+  /** 'errcode -1': every pay call answers -1 for the next `ms`; 'timeout': the next one is never answered, and lands `ms` after it is seen (soak/pay-faults.ts). */
+  | { id: number; op: 'payFault'; fault: 'errcode -1' | 'timeout'; ms: number }
+  | { id: number; op: 'clearPayFaults' };
 
 export interface MockResults {
   /** The code, and the user's session_key (created by the first code). */
@@ -35,6 +48,12 @@ export interface MockResults {
   currentAccessToken: string | null;
   expireAccessTokens: null;
   tally: MockTally;
+  setBalance: null;
+  /** The player's balance in the zone (env 0), present coins included. */
+  balanceOf: number;
+  /** False: declined, another fault is under way. */
+  payFault: boolean;
+  clearPayFaults: null;
 }
 
 export interface MockReady {
@@ -42,11 +61,13 @@ export interface MockReady {
   url: string;
   appId: string;
   appSecret: string;
+  /** The payment settings the instances need: the offerId and both AppKeys (secrets). */
+  payment: { offerId: string; appKey: string; sandboxAppKey: string };
 }
 
-const newTally = (): MockTally => ({ code2Session: 0, code2SessionErrors: 0, checkSession: 0, checkSession87009: 0, checkSessionOther: 0, stableToken: 0 });
+const newTally = (): MockTally => ({ code2Session: 0, code2SessionErrors: 0, checkSession: 0, checkSession87009: 0, checkSessionOther: 0, stableToken: 0, pay: 0, payBusy: 0, payDuplicates: 0, payHeld: 0, payHeldApplied: 0 });
 
-function drain(mock: MockWeChat, tally: MockTally): void {
+function drain(mock: MockWeChat, tally: MockTally, payFaults: PayFaults): void {
   const calls = mock.calls;
   mock.resetCalls(); // same tick as the read: nothing recorded in between is lost
   for (const call of calls) {
@@ -59,11 +80,16 @@ function drain(mock: MockWeChat, tally: MockTally): void {
       else if (call.errcode !== 0) tally.checkSessionOther += 1;
     } else if (call.path === '/cgi-bin/stable_token') {
       tally.stableToken += 1;
+    } else if (call.path === PAY_PATH) {
+      tally.pay += 1;
+      if (call.errcode === -1) tally.payBusy += 1;
+      else if (call.errcode === 90012) tally.payDuplicates += 1;
+      payFaults.seen(call);
     }
   }
 }
 
-function answer(mock: MockWeChat, tally: MockTally, request: MockRequest): unknown {
+function answer(mock: MockWeChat, tally: MockTally, payFaults: PayFaults, request: MockRequest): unknown {
   switch (request.op) {
     case 'issueCode': {
       const code = mock.issueCode(request.openid);
@@ -76,9 +102,19 @@ function answer(mock: MockWeChat, tally: MockTally, request: MockRequest): unkno
     case 'expireAccessTokens':
       mock.expireAccessTokens();
       return null;
+    case 'setBalance':
+      mock.setBalance(request.openid, request.zoneId, request.amount);
+      return null;
+    case 'balanceOf':
+      return mock.balanceOf(request.openid, request.zoneId).balance;
+    case 'payFault':
+      return request.fault === 'timeout' ? payFaults.timeout(request.ms) : payFaults.busy(request.ms);
+    case 'clearPayFaults':
+      payFaults.clear();
+      return null;
     case 'tally': {
-      drain(mock, tally);
-      const result = { ...tally };
+      drain(mock, tally, payFaults);
+      const result = { ...tally, payHeld: payFaults.landed, payHeldApplied: payFaults.applied };
       if (request.reset) Object.assign(tally, newTally());
       return result;
     }
@@ -92,12 +128,13 @@ if (!process.send) {
 
 const mock = await startMockWeChat();
 const tally = newTally();
-// The log grows by a call per request: keep it short.
-setInterval(() => drain(mock, tally), 500).unref();
+const payFaults = new PayFaults(mock);
+// The log grows by a call per request: keep it short (and a pay held by a timeout fault is seen within 500 ms).
+setInterval(() => drain(mock, tally, payFaults), 500).unref();
 
 process.on('message', (request: MockRequest) => {
   try {
-    process.send!({ id: request.id, result: answer(mock, tally, request) });
+    process.send!({ id: request.id, result: answer(mock, tally, payFaults, request) });
   } catch (error) {
     process.send!({ id: request.id, error: String((error as Error)?.message ?? error) });
   }
@@ -105,4 +142,5 @@ process.on('message', (request: MockRequest) => {
 process.on('disconnect', () => {
   void mock.close().finally(() => process.exit(0));
 });
-process.send({ ready: true, url: mock.url, appId: mock.appId, appSecret: mock.appSecret } satisfies MockReady);
+const { offerId, appKey, sandboxAppKey } = mock.payment;
+process.send({ ready: true, url: mock.url, appId: mock.appId, appSecret: mock.appSecret, payment: { offerId, appKey, sandboxAppKey } } satisfies MockReady);

@@ -5,7 +5,8 @@
 //   write   POST /me/score with an ever larger score; acknowledged when answered 200 with it;
 //   rotate  the mock gives the user a new session_key; the next request must get 401
 //           WX_SESSION_KEY_EXPIRED, retry with X-WX-Code and be answered 200 with the same token;
-//   logout  client.logout(), then the old token is tried on both instances (soak/logout.ts).
+//   logout  client.logout(), then the old token is tried on both instances (soak/logout.ts);
+//   buy     GET /me/balance, then POST /me/buy, retried with the same billNo after a 5xx (soak/payments.ts).
 // Each answer is checked as it comes; a 503 WX_STORE_UNAVAILABLE is kept to be judged against
 // the failover window at the end.
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,11 +14,12 @@ import { createSessionClient, type SessionClient } from '../src/client/index.js'
 import { BALANCER, RAMP_UP_MS, ROTATION_GRACE, SCORE_SPACE, type OpKind } from './config.js';
 import { deviceWx } from './device.js';
 import { refusedAfterLogout, retryLogout } from './logout.js';
+import { buy, isDuplicate, isPayFailure } from './payments.js';
 import { isRecord, isStoreUnavailable, type Exchange } from './recorder.js';
 import { deferStore503, idOf, type Shared } from './shared.js';
 import { CHECK, who } from './violations.js';
 
-const KINDS = ['read', 'write', 'rotate', 'logout'] as const;
+const KINDS = ['read', 'write', 'rotate', 'logout', 'buy'] as const;
 
 /** A session_key rotated at the mock and not yet repaired by an X-WX-Code retry. */
 interface PendingRotation {
@@ -33,6 +35,7 @@ interface PendingRotation {
 
 export class Player {
   readonly openid: string;
+  readonly number: number;
   readonly client: SessionClient;
   readonly #shared: Shared;
   /** The exchanges of the operation under way. */
@@ -48,9 +51,12 @@ export class Player {
   readonly #scoreBase: number;
   #nextScore: number;
   #rotation: PendingRotation | undefined;
+  /** The request under way sends a billNo again: 90012 means an earlier attempt was applied. */
+  #buyRetry = false;
 
   constructor(openid: string, number: number, shared: Shared) {
     this.openid = openid;
+    this.number = number;
     this.#shared = shared;
     this.#scoreBase = (number + 1) * SCORE_SPACE;
     this.#nextScore = this.#scoreBase + 1;
@@ -71,6 +77,7 @@ export class Player {
       if (op === 'read') await this.read();
       else if (op === 'write') await this.write();
       else if (op === 'rotate') await this.rotate();
+      else if (op === 'buy') await buy(this.#shared, this.#shared.payments, this);
       else await this.logout();
       if (thinkMs > 0) await sleep(Math.random() * thinkMs);
     }
@@ -79,7 +86,7 @@ export class Player {
   }
 
   #pick(mix: Record<OpKind, number>): OpKind {
-    let pick = Math.random() * (mix.read + mix.write + mix.rotate + mix.logout);
+    let pick = Math.random() * KINDS.reduce((sum, kind) => sum + mix[kind], 0);
     let op: OpKind = 'read';
     for (const kind of KINDS) {
       if (pick < mix[kind]) {
@@ -124,17 +131,19 @@ export class Player {
     const { violations, counts } = this.#shared;
     const where = `${who(this.openid)} ${ex.method} ${ex.path}${ex.sentCode ? ' (with X-WX-Code)' : ''} on ${ex.instance}`;
     const rotation = this.#rotation;
+    // A buy failed by a fault injected on WeChat's pay (the payments check bounds how many); retried.
+    if (isPayFailure(ex)) this.#shared.payments.failed(ex);
     if (isStoreUnavailable(ex)) {
       // Judged at the end against the failover window; the request was not acknowledged.
       if (ex.sentCode && rotation) rotation.repairUncertain = true;
       deferStore503(this.#shared, ex, where);
-    } else if (ex.status >= 500) {
+    } else if (ex.status >= 500 && !this.#routeAnswered(ex)) {
       violations.add(CHECK.statuses, `${where}: ${ex.status} ${ex.errorCode ?? ''}`);
     } else if (ex.path === '/wx/login') {
       this.#checkLogin(ex, where);
-    } else if (ex.status === 200 && !ex.sentCode) {
+    } else if (this.#routeAnswered(ex) && !ex.sentCode) {
       // Every request checks its session_key (CHECK_INTERVAL 0): once an X-WX-Code retry answered
-      // 503 may have saved the new key, a plain 200 means it did. Repaired, though not acknowledged.
+      // 503 may have saved the new key, a request that got past it means it did. Repaired, though not acknowledged.
       if (rotation?.repairUncertain) {
         counts.rotationsRepairedUnacknowledged += 1;
         this.#rotation = undefined;
@@ -142,20 +151,28 @@ export class Player {
     } else if (ex.status === 401 && ex.errorCode === 'WX_SESSION_KEY_EXPIRED' && !ex.sentCode && rotation) {
       // The retry is checked on its own.
       const retry = exchanges[index + 1];
-      if (retry?.sentCode && retry.status === 200 && retry.token === ex.token) {
+      if (retry?.sentCode && this.#routeAnswered(retry) && retry.token === ex.token) {
         counts.refreshes += 1;
         repairs.add(retry);
         if (ex.token !== rotation.token) violations.add(CHECK.rotations, `${where}: the refresh used another token than the rotated session's`);
         if (rotation.since > 0) counts.rotationsRepairedLate += 1;
         this.#rotation = undefined;
       }
-    } else if (ex.status === 200 && ex.sentCode && exchanges[index - 1]?.status === 401 && exchanges[index - 1]?.errorCode === 'WX_SESSION_KEY_EXPIRED') {
+    } else if (this.#routeAnswered(ex) && ex.sentCode && exchanges[index - 1]?.status === 401 && exchanges[index - 1]?.errorCode === 'WX_SESSION_KEY_EXPIRED') {
       // Not the repair of a pending rotation (a violation is counted for the 401 before it): its
       // code was redeemed all the same.
       if (!repairs.has(ex)) counts.unexpectedRefreshes += 1;
     } else {
       violations.add(CHECK.statuses, `${where}: ${ex.status} ${ex.errorCode ?? ''} during ${what}${rotation ? '' : ' (no rotation pending)'}`);
     }
+  }
+
+  /**
+   * The request got past the session and its key check, and the route answered: 200, or a buy's
+   * answer the payments allow (a 502/504 the injected faults explain, or 90012 on a retry).
+   */
+  #routeAnswered(ex: Exchange): boolean {
+    return ex.status === 200 || isPayFailure(ex) || (ex.path === '/me/buy' && this.#buyRetry && isDuplicate(ex));
   }
 
   #checkLogin(ex: Exchange, where: string): void {
@@ -229,6 +246,19 @@ export class Player {
     } else {
       this.uncertain.push(score);
       if (res.statusCode === 200) this.#shared.violations.add(CHECK.statuses, `${who(this.openid)} POST /me/score: 200 without the score sent`);
+    }
+  }
+
+  /** A request of a buy (soak/payments.ts): undefined when it got no answer; its exchanges checked here. */
+  async request(url: string, method: 'GET' | 'POST', data?: unknown, retry = false): Promise<{ statusCode: number; data: unknown } | undefined> {
+    this.#buyRetry = retry;
+    try {
+      return await this.client.request({ url, method, ...(data === undefined ? {} : { data: data as Record<string, unknown> }) });
+    } catch {
+      return undefined; // the network error is already counted
+    } finally {
+      this.#checkExchanges(`a buy (${method} ${url.split('?')[0]})`);
+      this.#buyRetry = false;
     }
   }
 

@@ -61,6 +61,8 @@ export interface MockControl {
   url: string;
   appId: string;
   appSecret: string;
+  /** The offerId and both AppKeys (secrets: registered with the secrets scanner). */
+  payment: MockReady['payment'];
   call<R extends MockRequest['op']>(request: { op: R } & Omit<Extract<MockRequest, { op: R }>, 'id' | 'op'>): Promise<MockResults[R]>;
   close(): Promise<void>;
 }
@@ -103,12 +105,13 @@ export async function startMockProcess(): Promise<MockControl> {
     if (message.error !== undefined) waiter?.reject(new Error(`soak: mock: ${message.error}`));
     else waiter?.resolve(message.result);
   });
-  const { url, appId, appSecret } = await mockReady(child);
+  const { url, appId, appSecret, payment } = await mockReady(child);
   let next = 0;
   return {
     url,
     appId,
     appSecret,
+    payment,
     call(request) {
       return new Promise((resolve, reject) => {
         if (!child.process.connected) return reject(gone());

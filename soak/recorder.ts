@@ -4,7 +4,7 @@
 import type { SecretScanner } from '../harness/secret-scan.js';
 import { REQUEST_TIMEOUT_MS } from './config.js';
 
-export type SecretKind = 'session_key' | 'access_token' | 'AppSecret' | 'signing secret';
+export type SecretKind = 'session_key' | 'access_token' | 'AppSecret' | 'AppKey' | 'signing secret';
 
 /** A secret found: its kind and where (e.g. 'instance A stderr'), never its value. */
 interface SecretFound {
@@ -85,9 +85,11 @@ export function errorCodeOf(data: unknown): string | undefined {
   return isRecord(data) && typeof data.code === 'string' ? data.code : undefined;
 }
 
-/** The kind of request, for the latencies: 'read', 'login', 'write (X-WX-Code retry)'... */
+const LABELS: Record<string, string> = { '/wx/login': 'login', '/wx/logout': 'logout', '/me': 'read', '/me/score': 'write', '/me/balance': 'balance', '/me/buy': 'buy' };
+
+/** The kind of request, for the latencies: 'read', 'login', 'buy', 'write (X-WX-Code retry)'... */
 export function labelOf(method: string, path: string, sentCode: boolean): string {
-  const base = path === '/wx/login' ? 'login' : path === '/wx/logout' ? 'logout' : path === '/me' ? 'read' : path === '/me/score' ? 'write' : `${method} ${path}`;
+  const base = LABELS[path.split('?')[0]!] ?? `${method} ${path}`;
   return sentCode ? `${base} (X-WX-Code retry)` : base;
 }
 

@@ -84,6 +84,35 @@ export interface PlayerCounts {
   writes: number;
   /** GET /me answered 200. */
   reads: number;
+  /** Purchases done: POST /me/buy answered 200, or 90012 on a retry (the billNo was paid already). */
+  buys: number;
+  /** POST /me/buy sent again with the same billNo after a 5xx or no answer. */
+  buyRetries: number;
+}
+
+/** The purchases at the end: what the players recorded, and what was injected on WeChat's pay. */
+export interface PaymentsReport {
+  /** Players that bought, each given START_BALANCE at the mock first. */
+  players: number;
+  /** Distinct billNos sent, those that succeeded, and their amounts. */
+  billNos: number;
+  paidBillNos: number;
+  paidAmount: number;
+  /** Retries answered 90012: an earlier attempt had been applied after all. */
+  paidByDuplicate: number;
+  /** Faults injected on /wxa/game/pay in turn: windows in which every pay answers -1, and pays delayed past the instance's timeout. */
+  busyWindows: number;
+  timeoutFaults: number;
+  /** Buy requests they failed: 502 WX_UPSTREAM_ERROR errcode -1 (three -1s in a row), and 504 WX_UPSTREAM_TIMEOUT. */
+  failedBusy: number;
+  failedTimeout: number;
+  /** The mock's /wxa/game/pay calls, those it answered -1, and those it answered 90012. */
+  payCalls: number;
+  payBusy: number;
+  payDuplicates: number;
+  /** Pays a timeout fault left unanswered, sent to the mock again (they land), and how many it applied (the others came after the retry: 90012). */
+  payHeld: number;
+  payHeldApplied: number;
 }
 
 export interface SoakReport {
@@ -102,6 +131,7 @@ export interface SoakReport {
     /** Cluster: the nodes' ports, their node timeout, and the kill plan. */
     cluster?: { ports: number[]; nodeTimeoutMs: number; killNodeAt: number | false; killNode: KillNode; restartNodeAfter: number | false };
   };
+  payments: PaymentsReport;
   /** Cluster only: the master kill, the failover window and the 503s. */
   failover?: FailoverReport;
   /** The load phase only. */
@@ -210,6 +240,7 @@ function loadLines(report: SoakReport): string[] {
   const unacknowledged = c.rotationsRepairedUnacknowledged ? `, ${c.rotationsRepairedUnacknowledged} by a retry answered 503` : '';
   lines.push(
     `  counts: ${c.logins} logins, ${c.refreshes} refreshes, ${c.rotations} rotations (${c.rotationsRepairedLate} repaired late${unacknowledged}), ${c.logouts} logouts, ${c.writes} writes, ${c.reads} reads`,
+    `  buys: ${c.buys} (${c.buyRetries} retries with the same billNo); ${paymentsLine(report.payments)}`,
     `  mock: ${c.code2Session} code2Session, ${c.checkSession} checksession (${c.checkSession87009} x 87009), ${c.stableToken} stable_token; ${c.tokenExpiries} token expiries, ${c.accessTokens} access tokens, ${c.sessionKeys} session_keys`,
     `  end: ${c.sessionsHeld} sessions held by players, ${c.sessionsInRedis} in Redis; driver event-loop delay p50 ${loop.p50} ms, p99 ${loop.p99} ms, max ${loop.max} ms`,
     `  instance responsiveness (GET /health every 250 ms): ${Object.entries(report.healthMs).map(([name, h]) => `${name} p50 ${h.p50} ms, p99 ${h.p99} ms, max ${h.max} ms`).join('; ')}`,
@@ -217,6 +248,10 @@ function loadLines(report: SoakReport): string[] {
   );
   for (const [message, count] of Object.entries(c.instanceWarningMessages)) lines.push(`    ${count} x ${message}`);
   return lines;
+}
+
+function paymentsLine(p: PaymentsReport): string {
+  return `faults on pay: ${p.busyWindows} -1 windows (${p.failedBusy} buys answered 502), ${p.timeoutFaults} unanswered (${p.failedTimeout} buys answered 504; ${p.payHeld} landed, ${p.payHeldApplied} applied); ${p.paidByDuplicate} retries found the billNo paid (90012); mock: ${p.payCalls} pay calls, ${p.payBusy} x -1, ${p.payDuplicates} x 90012`;
 }
 
 function checkLines(checks: readonly SoakCheck[]): string[] {

@@ -2,6 +2,7 @@
 // recorder, the violations, the secrets registry, and the tallies the end checks read.
 import type { SecretScanner } from '../harness/secret-scan.js';
 import type { Instance, MockControl } from './processes.js';
+import type { PaymentLedger } from './payments.js';
 import type { Exchange, Recorder, SecretKind } from './recorder.js';
 import type { PlayerCounts } from './report.js';
 import type { Violations } from './violations.js';
@@ -32,11 +33,13 @@ export interface Shared {
   logoutsRetried: { count: number };
   /** Logins and X-WX-Code requests that got no answer (network error): their code may have been redeemed. */
   codeRequestsUnanswered: { count: number };
+  /** The players' purchases: each billNo's outcome, and the faults injected on WeChat's pay. */
+  payments: PaymentLedger;
 }
 
 /** All zero; `operations` first, as the report lists them. */
 export function newCounts(): PlayerCounts {
-  return { operations: { read: 0, write: 0, rotate: 0, logout: 0 }, logins: 0, refreshes: 0, rotations: 0, rotationsRepairedLate: 0, rotationsRepairedUnacknowledged: 0, unexpectedRefreshes: 0, logouts: 0, writes: 0, reads: 0 };
+  return { operations: { read: 0, write: 0, rotate: 0, logout: 0, buy: 0 }, logins: 0, refreshes: 0, rotations: 0, rotationsRepairedLate: 0, rotationsRepairedUnacknowledged: 0, unexpectedRefreshes: 0, logouts: 0, writes: 0, reads: 0, buys: 0, buyRetries: 0 };
 }
 
 /** Keeps a 503 WX_STORE_UNAVAILABLE to be judged against the failover window at the end. */

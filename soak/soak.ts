@@ -118,7 +118,6 @@ class SoakRun {
     this.#secrets.add(mock.appSecret, 'AppSecret');
     this.#secrets.add(this.#signingSecret, 'signing secret');
     for (const key of [mock.payment.appKey, mock.payment.sandboxAppKey]) this.#secrets.add(key, 'AppKey');
-    const payments = (await this.#hasPaymentRoutes()) ? new PaymentLedger(mock) : undefined;
     const shared: Shared = {
       mock,
       instances: this.#instances,
@@ -131,7 +130,7 @@ class SoakRun {
       abandoned: new Set(),
       logoutsRetried: { count: 0 },
       codeRequestsUnanswered: { count: 0 },
-      ...(payments ? { payments } : {}),
+      payments: new PaymentLedger(mock),
     };
     this.#log(`soak: ${clients} players, ${seconds} s, instances ${this.#instances.map((i) => `${i.name} ${i.url}`).join(', ')}, ${backend.describe}`);
     // From now on every access token is sampled, and answers are searched as they age (in small
@@ -139,12 +138,6 @@ class SoakRun {
     this.#timers.push(setInterval(() => this.#background(this.#sampleToken()), 50));
     this.#timers.push(setInterval(() => shared.recorder.scan(this.#secrets, Date.now() - 1000), 250));
     return shared;
-  }
-
-  /** The instances have GET /me/balance (401 without a token, not 404). */
-  async #hasPaymentRoutes(): Promise<boolean> {
-    const { answer } = await send(`${this.#instances[0]!.url}/me/balance`, { method: 'GET', headers: {} });
-    return answer.status !== 404;
   }
 
   async #sampleToken(): Promise<void> {
@@ -223,8 +216,13 @@ class SoakRun {
       this.#log(`soak: ${elapsed.toFixed(0)} s, ${recorder.requests} requests (${(recorder.requests / elapsed).toFixed(0)}/s), ${total === 0 ? 'no violations so far' : `${total} violations so far`}`);
     };
     this.#timers.push(setInterval(probe, 250), setInterval(() => this.#background(expire()), this.#settings.expireTokensEveryMs), setInterval(progress, 10_000));
-    const payments = shared.payments;
-    if (payments) this.#timers.push(setInterval(() => this.#background(payments.injectFault()), PAY_FAULT_EVERY_MS));
+    // Faults on WeChat's pay until the deadline only, so the players' last buys end soon after it.
+    const faults = setInterval(() => this.#background(shared.payments.injectFault()), PAY_FAULT_EVERY_MS);
+    const stopFaults = () => {
+      clearInterval(faults);
+      this.#background(shared.payments.stopFaults());
+    };
+    this.#timers.push(faults, setTimeout(stopFaults, started + this.#settings.seconds * 1000 - Date.now()));
     return health;
   }
 
@@ -238,7 +236,7 @@ class SoakRun {
     const heldIds = new Set(held.map((player) => idOf(player.client.token()!)));
     const orphans = checkRedis(shared, inRedis, heldIds, logins503);
     const accounting = checkAccounting(shared, load.tally, codes503);
-    const payments = shared.payments ? await shared.payments.check(shared) : 'skipped: the instances have no GET /me/balance (no buys)';
+    const payments = await shared.payments.check(shared, load.tally);
     const failover = load.failover?.finish(shared, this.#instances, shared.recorder, orphans);
     const exits = await Promise.all(this.#instances.map((instance) => instance.stop()));
     exits.forEach((code, index) => {

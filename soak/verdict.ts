@@ -6,7 +6,7 @@ import type { SessionRecords } from './backend.js';
 import { CLUSTER_NODE_TIMEOUT_MS, RAMP_UP_MS, WARM_UP_MS, WARM_UP_PLAYERS, WECHAT_TIMEOUT_MS, type SoakSettings } from './config.js';
 import type { MockTally } from './mock-process.js';
 import { findSecrets, type CapturedText } from './recorder.js';
-import { formatReport, summarize, type FailoverReport, type LatencySummary, type SoakCheck, type SoakReport } from './report.js';
+import { formatReport, summarize, type FailoverReport, type LatencySummary, type PaymentsReport, type SoakCheck, type SoakReport } from './report.js';
 import type { Shared } from './shared.js';
 import { CHECK, type CheckName } from './violations.js';
 
@@ -27,6 +27,8 @@ export interface Outcome {
   orphans: number;
   /** The accounting check's detail. */
   accounting: string;
+  /** The payments check's numbers. */
+  payments: PaymentsReport;
   /** How the instances exited. */
   exits: (number | null)[];
   cluster?: { ports: number[]; failover: FailoverReport };
@@ -105,8 +107,13 @@ function detailsOf(outcome: Outcome): Partial<Record<CheckName, string>> {
       `${counts.rotations} rotations, ${counts.refreshes} refreshes (${counts.rotationsRepairedLate} after more than one request)` +
       (counts.rotationsRepairedUnacknowledged ? `, ${counts.rotationsRepairedUnacknowledged} repaired by an X-WX-Code retry answered 503 that saved the key anyway` : ''),
     [CHECK.accounting]: outcome.accounting,
+    [CHECK.payments]: paymentsDetail(outcome.payments),
     [CHECK.shutdown]: `exit codes ${outcome.exits.join(', ')}`,
   };
+}
+
+function paymentsDetail(p: PaymentsReport): string {
+  return `${p.players} players' balances at the mock against their records: ${p.billNos} billNos, ${p.paidBillNos} paid (${p.paidAmount} coins, ${p.paidByDuplicate} of them found paid by a retry's 90012); ${p.failedBusy} buys answered 502 (-1) for ${p.payBusy} -1s at the mock, ${p.failedTimeout} answered 504 for ${p.timeoutFaults} pays left unanswered`;
 }
 
 function checkOf(shared: Shared, name: CheckName, detail: string): SoakCheck {
@@ -135,6 +142,7 @@ export function buildReport(outcome: Outcome, ownOutput: readonly string[]): Soa
     perInstance: recorder.perInstance,
     statuses: recorder.statuses,
     counts: countsOf(outcome, capturedBytes),
+    payments: outcome.payments,
     driverLoopDelayMs: { p50: toMs(loopDelay.percentile(50)), p99: toMs(loopDelay.percentile(99)), max: toMs(loopDelay.max) },
     healthMs: Object.fromEntries(Object.entries(outcome.health).map(([name, values]) => [name, summarize(values)])),
     checks: [],

@@ -10,6 +10,7 @@ export const CHECK = {
   statuses: 'zero 5xx, zero unexpected statuses, zero network errors',
   rotations: 'every rotation repaired in place by X-WX-Code (same token)',
   accounting: 'code2Session redemptions = logins + X-WX-Code refreshes, all answered 0',
+  payments: 'zero lost or doubled payments (every balance at the mock = the player\'s own record)',
   shutdown: 'both instances exit 0 on SIGTERM',
 } as const;
 

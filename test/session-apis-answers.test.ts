@@ -60,7 +60,7 @@ describe('session_key APIs and payments: answers WeChat should not give', () => 
     expect(mock.callsTo(RISK).length).to.equal(before);
     mock.setRiskRank('oRiskOdd', 2);
     expect(await session.riskRank({ scene: 1, clientIp: IP, mobileNo: '13800138000', emailAddress: 'a@b.c', extendedInfo: 'x', isTest: true })).to.equal(2);
-    expect(JSON.parse(mock.callsTo(RISK).at(-1)!.body)).to.include({ mobile_no: '13800138000', email_address: 'a@b.c', extended_info: 'x', is_test: true });
+    expect(JSON.parse(mock.callsTo(RISK).at(-1)!.body!)).to.include({ mobile_no: '13800138000', email_address: 'a@b.c', extended_info: 'x', is_test: true });
   });
 
   it('checkencryptedmsg: errcode 1 (data unknown to WeChat) is not valid; `valid` spelled right is read; neither is WX_UPSTREAM_ERROR', async () => {
@@ -93,6 +93,29 @@ describe('session_key APIs and payments: answers WeChat should not give', () => 
     answers('/wxa/game/pay', { errcode: 0, bill_no: 'odd-3', balance: 9 });
     expect(await session.payments.pay({ amount: 1, billNo: 'odd-3', zoneId: ZONE, userIp: IP })).to.deep.equal({ billNo: 'odd-3', balance: 9, usedPresentAmount: 0 });
     expect(mock.balanceOf('oPayOdd', ZONE).balance, 'the faked answers debited nothing').to.equal(10);
+  });
+
+  it('every call renews an expired (42001) or revoked (40001) access token once and goes through', async () => {
+    const { session } = await loginAs(player, 'oRenew');
+    mock.setBalance('oRenew', ZONE, 5);
+    await player.core.checkEncryptedData('d2FybQ=='); // the core now holds an access token
+    let presents = 0;
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      [PHONE, () => session.phoneNumber(mock.issuePhoneCode('oRenew'))],
+      [RISK, () => session.riskRank({ scene: 0, clientIp: IP })],
+      [CHECK, () => player.core.checkEncryptedData('ZGF0YQ==')],
+      ['/wxa/game/getbalance', () => session.payments.balance({ zoneId: ZONE, userIp: IP })],
+      ['/wxa/game/present', () => session.payments.present({ amount: 1, billNo: `renew-${(presents += 1)}`, zoneId: ZONE, userIp: IP })],
+      [RESET, () => session.resetKey()],
+    ];
+    for (const [path, call] of calls) {
+      for (const [errcode, spoil] of [[42001, () => mock.expireAccessTokens()], [40001, () => mock.revokeAccessTokens()]] as const) {
+        spoil();
+        mock.resetCalls();
+        await call();
+        expect(mock.callsTo(path).map((c) => c.errcode), `${path} after ${errcode}`).to.deep.equal([errcode, 0]);
+      }
+    }
   });
 
   it('payments: a config errcode (40013) is WX_CONFIG_ERROR, 45011 is WX_RATE_LIMITED', async () => {

@@ -4,7 +4,8 @@
 // enough that passing means something. Then the same on a Redis Cluster, with the master holding
 // the most sessions killed mid-run and restarted once the failover is done: the same checks, with
 // 503 WX_STORE_UNAVAILABLE allowed only in the failover window. The players also buy items, with
-// -1s and timeouts injected on WeChat's pay: every balance must match the billNos that succeeded.
+// -1s and timeouts injected on WeChat's pay: every balance must match the billNos that succeeded,
+// and the faults must have failed some buys, which were retried with the same billNo.
 // Also: the secrets scanner finds what it should.
 import { expect } from 'chai';
 import { requireRedisCluster } from '../harness/cluster.js';
@@ -64,15 +65,23 @@ describe('soak: short run', function () {
     }
   });
 
-  it('bought items, retrying the same billNo after injected faults, with zero lost or doubled payments', function () {
-    // Until the mock and the test app have the payment API (issue 13), the soak cannot buy.
-    if (!report.payments) this.skip();
+  it('bought items, retrying the same billNo after injected faults, with zero lost or doubled payments', () => {
     const c = report.counts;
+    const p = report.payments;
     const why = formatReport(report);
     const check = report.checks.find((entry) => entry.name === CHECK.payments);
     expect(check?.ok, why).to.equal(true);
     expect(c.operations.buy, `buy operations\n${why}`).to.be.at.least(20);
     expect(c.buys, `buys\n${why}`).to.be.at.least(20);
+    // The ledger also holds the warm-up players' buys; every billNo sent was paid in the end.
+    expect(p.paidBillNos, why).to.be.at.least(c.buys).and.equal(p.billNos);
+    // -1s and a timeout were injected on WeChat's pay, each failed buys, and those were retried.
+    expect(p.busyWindows, `-1 windows\n${why}`).to.be.at.least(1);
+    expect(p.timeoutFaults, `delays\n${why}`).to.be.at.least(1);
+    expect(p.payBusy, `-1 answers at the mock\n${why}`).to.be.at.least(3);
+    expect(p.failedBusy, `buys answered 502 (-1)\n${why}`).to.be.at.least(1);
+    expect(p.failedTimeout, `buys answered 504\n${why}`).to.be.at.least(1);
+    expect(c.buyRetries, `retries\n${why}`).to.be.at.least(p.failedBusy + p.failedTimeout);
     expect(report.latencyMs.byOp.balance?.count ?? 0, `balance reads\n${why}`).to.be.above(0);
     expect(report.latencyMs.byOp.buy?.count ?? 0, `buy requests\n${why}`).to.be.at.least(c.buys);
   });
@@ -153,11 +162,14 @@ describe('soak: short run on a Redis Cluster, a master killed mid-run', function
     expect(report.failover!.answeredAfterWindow, `requests after the failover window\n${why}`).to.be.at.least(100);
   });
 
-  it('bought items through the failover with zero lost or doubled payments', function () {
-    if (!report.payments) this.skip(); // the test app has no payment routes yet (issue 13)
+  it('bought items through the failover with zero lost or doubled payments', () => {
     const why = formatReport(report);
     expect(report.checks.find((entry) => entry.name === CHECK.payments)?.ok, why).to.equal(true);
     expect(report.counts.buys, `buys\n${why}`).to.be.at.least(20);
+    const p = report.payments;
+    expect(p.busyWindows + p.timeoutFaults, `faults\n${why}`).to.be.at.least(4);
+    expect(p.failedBusy + p.failedTimeout, `buys failed by the faults\n${why}`).to.be.at.least(1);
+    expect(report.counts.buyRetries, `retries\n${why}`).to.be.at.least(p.failedBusy + p.failedTimeout);
   });
 });
 

@@ -9,6 +9,7 @@
 //   user-fastify.ts          Fastify 5: app.register(wxSession, ...), request.wxSession, app.wxSession.required
 //   user-hono.ts             Hono 4: app.use(wx), c.get('wxSession'), wx.required
 //   user-session-helpers.ts  the session_key helpers DESIGN.md §3 pins on the session object
+//   user-player-apis.ts      the key reset, phone number, risk rank, payments and signPayment (§9)
 //   errors-expected.ts       misuse that must not compile, each line marked `@ts-expect-error TSxxxx`
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports?: Record<string, unknown>; typesVersions?: unknown };
 
 /** The files that must compile cleanly (all but errors-expected.ts). */
-const POSITIVE = ['user-core.ts', 'user-express.ts', 'user-koa.ts', 'user-fastify.ts', 'user-hono.ts', 'user-session-helpers.ts'];
+const POSITIVE = ['user-core.ts', 'user-express.ts', 'user-koa.ts', 'user-fastify.ts', 'user-hono.ts', 'user-session-helpers.ts', 'user-player-apis.ts'];
 const NEGATIVE = 'errors-expected.ts';
 
 /** What a strict user project turns on. `--types node` keeps unrelated @types (mocha, chai) out. */

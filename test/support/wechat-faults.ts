@@ -325,12 +325,13 @@ export class WeChatFaultBench {
 /**
  * One describe() per adapter, each with its bench started before and closed after, the file's
  * rows from `rows`, and, after them, the check that every pre-existing session still works.
+ * `make`: a bench with more in it (wechat-faults-player.ts adds the player routes).
  */
-export function everyAdapter(title: string, rows: (bench: WeChatFaultBench) => void): void {
+export function everyAdapter<B extends WeChatFaultBench>(title: string, rows: (bench: B) => void, make?: (name: AdapterName) => B): void {
   for (const name of adapters) {
     describe(`faults: WeChat × ${title} (${name})`, function () {
       this.timeout(10_000);
-      const bench = new WeChatFaultBench(name);
+      const bench = make ? make(name) : (new WeChatFaultBench(name) as B);
       before(() => bench.start());
       after(() => bench.stop());
       rows(bench);

@@ -39,6 +39,14 @@ createWxSession({ appId: 'a', secret });
 createWxSession({ appId: 'a', appSecret: 'b', secret, keyExpired: 'ignore' });
 // @ts-expect-error TS2322 checkSessionKey is false or { interval }
 createWxSession({ appId: 'a', appSecret: 'b', secret, checkSessionKey: true });
+// @ts-expect-error TS2322 payment.env is 0 or 1
+createWxSession({ appId: 'a', appSecret: 'b', secret, payment: { offerId: '1', appKey: 'k', env: 2 } });
+// @ts-expect-error TS2322 a sandbox AppKey goes with the production one
+createWxSession({ appId: 'a', appSecret: 'b', secret, payment: { offerId: '1', appKey: { production: 'k' } } });
+// @ts-expect-error TS2345 pay needs a billNo
+void session.payments.pay({ amount: 1, zoneId: '1', userIp: '1.2.3.4' });
+// @ts-expect-error TS2540 session.payments is read-only
+session.payments = session.payments;
 // @ts-expect-error TS2339 no such error code
 void ErrorCode.NOPE;
 // @ts-expect-error TS2540 ErrorCode is read-only
