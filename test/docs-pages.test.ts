@@ -18,6 +18,7 @@ const EXERCISED: Readonly<Record<string, string>> = {
   'express-pieces.ts': 'run: custom login path, an optional and a required route',
   'session-key.ts': 'run: signed storage write, a rotated key repaired with X-WX-Code, decrypt',
   'crypto-helpers.ts': "run to its end: prints WeChat's vector",
+  'pay-sig.ts': "run to its end: prints the pay_sig and signature of WeChat's mini-game payment vector",
   'access-token-service.ts': 'run: checkKey with the token of a token service, no stable_token call',
   'metrics.ts': 'run: /metrics counts logins, logouts and WeChat calls',
   'otel.ts': 'a module: loaded in the test process with a recording tracer around real WeChat calls',
