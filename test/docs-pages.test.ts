@@ -19,6 +19,8 @@ const EXERCISED: Readonly<Record<string, string>> = {
   'session-key.ts': 'run: signed storage write, a rotated key repaired with X-WX-Code, decrypt',
   'crypto-helpers.ts': "run to its end: prints WeChat's vector",
   'pay-sig.ts': "run to its end: prints the pay_sig and signature of WeChat's mini-game payment vector",
+  'payments.ts': 'run: balance, a buy and its retry (90012), -1, 90013, 45011, a config errcode, 90010 repaired with X-WX-Code, the sandbox, a wrong AppKey',
+  'player-apis.ts': 'run: the phone number bound into session.data (spent, foreign, long codes, 45011), the risk rank, the encrypted-data check',
   'access-token-service.ts': 'run: checkKey with the token of a token service, no stable_token call',
   'metrics.ts': 'run: /metrics counts logins, logouts and WeChat calls',
   'otel.ts': 'a module: loaded in the test process with a recording tracer around real WeChat calls',

@@ -2,15 +2,16 @@
 // examples/koa), each app on a real port in front of the mock WeChat with its payment settings:
 // balance, a buy, a retried buy with the same billNo (one debit), 90012 after a lost answer (the
 // item granted, not charged again), too few coins, a stale session_key repaired with X-WX-Code,
-// bad input refused before any call to WeChat, the phone number bound to the session, and 501
-// on a server without the payment option. Also: the payment option read from the environment.
+// bad input refused before any call to WeChat, another zone by ?zoneId=, the phone number bound to
+// the session, and 501 on a server without the payment option. Also: each example run as a user
+// runs it, its payment option read from the environment (the sandbox, or none).
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { WxSessionOptions } from 'wx-session';
 import { paymentFromEnv } from '../examples/shop.js';
 import { closeServer, listen } from '../harness/apps.js';
 import { call } from './support/http.js';
-import { examples, freshWeChat, login, PLAYER, SECRET } from './support/examples.js';
+import { examples, freshWeChat, login, PLAYER, runExample, SECRET } from './support/examples.js';
 
 const ZONE = '1';
 const PAY = '/wxa/game/pay';
@@ -51,10 +52,32 @@ for (const example of examples) {
       expect(again.body).to.deep.equal({ item: 'sword', billNo: 'order-1', alreadyPaid: true });
       expect(mock.balanceOf(PLAYER, ZONE).balance).to.equal(70);
       expect(mock.payments.map((p) => [p.billNo, p.amount])).to.deep.equal([['order-1', 30]]);
-      expect((await me()).purchases).to.deep.equal({ 'order-1': 'sword' });
+      expect((await me()).purchases).to.deep.equal({ 'order-1': { item: 'sword', zoneId: ZONE } });
       const reused = await buy({ item: 'shield', billNo: 'order-1' });
       expect(reused.status).to.equal(409);
       expect(reused.body.code).to.equal('BILL_NO_REUSED');
+    });
+
+    it('?zoneId= names another zone for the balance and the buy; an empty or repeated one is 400 before any call', async () => {
+      await start();
+      const { mock } = wechat;
+      mock.setBalance(PLAYER, '2', 40);
+      mock.setBalance(PLAYER, ZONE, 100);
+      const zone2 = await call(`${url}/me/balance?zoneId=2`, { token });
+      expect(zone2.status, zone2.text).to.equal(200);
+      expect(zone2.body).to.deep.equal({ balance: 40, presentBalance: 0 });
+      const bought = await call(`${url}/me/buy?zoneId=2`, { token, json: { item: 'potion', billNo: 'order-z2' } });
+      expect(bought.body, bought.text).to.deep.equal({ item: 'potion', billNo: 'order-z2', balance: 35 });
+      expect(mock.balanceOf(PLAYER, ZONE).balance, 'the default zone untouched').to.equal(100);
+      const elsewhere = await buy({ item: 'potion', billNo: 'order-z2' });
+      expect(elsewhere.status, 'the same billNo in another zone would be a second charge').to.equal(409);
+      const before = mock.calls.length;
+      for (const query of ['?zoneId=', '?zoneId=1&zoneId=2']) {
+        const answer = await call(`${url}/me/balance${query}`, { token });
+        expect(answer.status, query).to.equal(400);
+        expect(answer.body.code, query).to.equal('WX_BAD_REQUEST');
+      }
+      expect(mock.calls.length, 'no call to WeChat').to.equal(before);
     });
 
     it('an answer lost after WeChat paid: the retry with the same billNo grants the item once', async () => {
@@ -73,7 +96,7 @@ for (const example of examples) {
       const settled = await buy({ item: 'shield', billNo: 'order-lost' });
       expect(settled.status, settled.text).to.equal(200);
       expect(mock.balanceOf(PLAYER, ZONE).balance, 'paid exactly once').to.equal(80);
-      expect((await me()).purchases).to.deep.equal({ 'order-lost': 'shield' });
+      expect((await me()).purchases).to.deep.equal({ 'order-lost': { item: 'shield', zoneId: ZONE } });
     });
 
     it('too few coins is 409 NOT_ENOUGH_COINS; an unknown item is 400 BAD_ITEM; bad billNos are 400 WX_BAD_REQUEST before any call', async () => {
@@ -148,6 +171,51 @@ for (const example of examples) {
       expect(wechat.mock.callsTo(PAY)).to.deep.equal([]);
       const anonymous = await call(`${url}/me/buy`, { json: { item: 'potion', billNo: 'order-5' } });
       expect(anonymous.status).to.equal(401);
+    });
+  });
+}
+
+for (const example of examples) {
+  describe(`examples/${example.name}: run directly, the payment option from the environment`, function () {
+    this.timeout(20_000);
+    const wechat = freshWeChat();
+
+    /** The example as a user runs it, with the mock's credentials and `vars`; what `ask` saw, after SIGTERM. */
+    async function run(vars: Record<string, string>, ask: (url: string, token: string) => Promise<void>): Promise<void> {
+      const { mock } = wechat;
+      const child = runExample(example, { PORT: '0', WX_APPID: mock.appId, WX_APPSECRET: mock.appSecret, WX_SESSION_SECRET: SECRET, WX_API_BASE: mock.url, ...vars });
+      try {
+        const [, url] = await child.waitFor(/listening on (http:\/\/localhost:\d+)/, 15_000);
+        await ask(url!, await login(url + example.loginPath, mock.issueCode(PLAYER), PLAYER));
+      } finally {
+        await child.stop();
+      }
+      expect(child.stdout + child.stderr).to.not.include(mock.payment.appKey).and.not.include(mock.payment.sandboxAppKey);
+    }
+
+    it('WX_PAY_ENV=1 with WX_PAY_SANDBOX_APPKEY: the buy moves the sandbox balance, signed with the sandbox AppKey', async () => {
+      const { mock } = wechat;
+      mock.setBalance(PLAYER, ZONE, 50, 1);
+      const { offerId, appKey, sandboxAppKey } = mock.payment;
+      await run({ WX_OFFER_ID: offerId, WX_PAY_APPKEY: appKey, WX_PAY_SANDBOX_APPKEY: sandboxAppKey, WX_PAY_ENV: '1' }, async (url, token) => {
+        const bought = await call(`${url}/me/buy`, { token, json: { item: 'shield', billNo: 'order-sandbox' } });
+        expect(bought.status, bought.text).to.equal(200);
+        expect(bought.body).to.include({ balance: 30 });
+      });
+      expect(mock.balanceOf(PLAYER, ZONE, 1).balance).to.equal(30);
+      expect(mock.payments.map((p) => [p.env, p.billNo])).to.deep.equal([[1, 'order-sandbox']]);
+    });
+
+    it('without WX_OFFER_ID and WX_PAY_APPKEY: 501 PAYMENT_NOT_CONFIGURED, the phone binding still served', async () => {
+      const { mock } = wechat;
+      await run({ WX_OFFER_ID: '', WX_PAY_APPKEY: '' }, async (url, token) => {
+        const balance = await call(`${url}/me/balance`, { token });
+        expect(balance.status, balance.text).to.equal(501);
+        expect(balance.body.code).to.equal('PAYMENT_NOT_CONFIGURED');
+        const phone = await call(`${url}/me/phone`, { token, json: { code: mock.issuePhoneCode(PLAYER) } });
+        expect(phone.status, phone.text).to.equal(200);
+      });
+      expect(mock.callsTo('/wxa/game/getbalance')).to.deep.equal([]);
     });
   });
 }

@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import express, { type ErrorRequestHandler } from 'express';
 import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/express';
-import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, type ShopAnswer } from '../shop.js';
+import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 // The app's own fields in `session.data`, typed everywhere `req.wxSession.data` is used.
 declare module 'wx-session' {
@@ -96,10 +96,10 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
   const userIp = (req: express.Request) => req.ip ?? req.socket.remoteAddress ?? '';
   const paymentsOn: express.RequestHandler = (_req, res, next) => (payments ? next() : reply(res, NOT_CONFIGURED));
   app.get('/me/balance', wx.required, paymentsOn, async (req: express.Request, res: express.Response) => {
-    reply(res, await readBalance(req.wxSession!, userIp(req)));
+    reply(res, await readBalance(req.wxSession!, zoneOf(req.query), userIp(req)));
   });
   app.post('/me/buy', wx.required, paymentsOn, express.json({ limit: '1kb' }), async (req: express.Request, res: express.Response) => {
-    reply(res, await buy(req.wxSession!, req.body, userIp(req)));
+    reply(res, await buy(req.wxSession!, req.body, zoneOf(req.query), userIp(req)));
   }, jsonBodyRefused);
   app.post('/me/phone', wx.required, express.json({ limit: '1kb' }), async (req: express.Request, res: express.Response) => {
     reply(res, await bindPhone(req.wxSession!, req.body));

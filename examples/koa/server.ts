@@ -18,7 +18,7 @@ import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
 import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
-import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, type ShopAnswer } from '../shop.js';
+import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 declare module 'wx-session' {
   interface WxSessionData {
@@ -125,8 +125,8 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
     ctx.body = answer.body;
   };
   const paymentsOn = async (ctx: Context, next: () => Promise<unknown>) => (payments ? next() : reply(ctx, NOT_CONFIGURED));
-  router.get('/me/balance', wx.required, paymentsOn, async (ctx) => reply(ctx, await readBalance(ctx.state.wxSession!, ctx.ip)));
-  router.post('/me/buy', wx.required, paymentsOn, async (ctx) => reply(ctx, await buy(ctx.state.wxSession!, await jsonBody(ctx), ctx.ip)));
+  router.get('/me/balance', wx.required, paymentsOn, async (ctx) => reply(ctx, await readBalance(ctx.state.wxSession!, zoneOf(ctx.query), ctx.ip)));
+  router.post('/me/buy', wx.required, paymentsOn, async (ctx) => reply(ctx, await buy(ctx.state.wxSession!, await jsonBody(ctx), zoneOf(ctx.query), ctx.ip)));
   router.post('/me/phone', wx.required, async (ctx) => reply(ctx, await bindPhone(ctx.state.wxSession!, await jsonBody(ctx))));
 
   app.use(router.routes());
