@@ -4,6 +4,7 @@
 // documents, then stopped (test/support/snippets.ts). otel.ts, a recipe module, is loaded here
 // with a recording tracer around real WeChat calls.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { createWxSession } from 'wx-session';
 import type { MockWeChat } from 'wx-session/testing';
@@ -11,6 +12,9 @@ import { closeServer, listen } from '../harness/apps.js';
 import { call } from './support/http.js';
 import { encryptUserData } from './support/keys.js';
 import { exitOf, login, runSnippet, SECRET, snippetWeChat, startServer, type SnippetWeChat } from './support/snippets.js';
+
+/** WeChat's official payment vectors (test/fixtures/wechat-vectors.json, each naming its source). */
+const payVectors = (JSON.parse(readFileSync(new URL('./fixtures/wechat-vectors.json', import.meta.url), 'utf8')) as { paySignatures: Array<{ uri: string; paySig: string; signature: string }> }).paySignatures;
 
 const INVALID_TOKEN = 'Bearer realm="wx-session", error="invalid_token"';
 
@@ -123,6 +127,13 @@ function apiSnippets(wechat: SnippetWeChat): void {
     const child = runSnippet('crypto-helpers.ts');
     expect(await exitOf(child), child.stderr).to.equal(0);
     expect(child.stdout.trim()).to.equal('654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b');
+  });
+
+  it("pay-sig.ts: prints the pay_sig and signature of WeChat's mini-game payment vector", async () => {
+    const child = runSnippet('pay-sig.ts');
+    expect(await exitOf(child), child.stderr).to.equal(0);
+    const vector = payVectors.find((v) => v.uri === '/wxa/game/getbalance')!;
+    expect(child.stdout.trim().split('\n')).to.deep.equal([vector.paySig, vector.signature]);
   });
 }
 

@@ -36,6 +36,18 @@ describe('session_key APIs and payments: answers WeChat should not give', () => 
     expect(player.store.records.get(session.id)!.sessionKey).to.equal(stored);
   });
 
+  it('resetusersessionkey: -1 is not retried (a reset that went through would break the retry); a session logged out meanwhile stays out', async () => {
+    const { token, session } = await loginAs(player, 'oResetOnce');
+    mock.fault(RESET, { errcode: -1 }, { times: 1 });
+    mock.resetCalls();
+    await expectRejection(player, session.resetKey(), 'WX_UPSTREAM_ERROR', -1, 'oResetOnce');
+    expect(mock.callsTo(RESET)).to.have.length(1);
+    await player.core.logout(token);
+    await session.resetKey();
+    expect(player.store.records.has(session.id), 'no record written back').to.equal(false);
+    expect((await player.core.authenticate(token)).code).to.equal('WX_SESSION_EXPIRED');
+  });
+
   it('getuserphonenumber: no phone_info or no number is WX_UPSTREAM_ERROR; a numeric countryCode is read as text', async () => {
     const { session } = await loginAs(player, 'oPhoneOdd');
     answers(PHONE, { errcode: 0, errmsg: 'ok' });

@@ -1,8 +1,11 @@
 // A small Express 5 game server using wx-session: WeChat login, a session-protected profile,
-// a score kept in the session, and the player's WeChat user storage written with a signed call.
+// a score kept in the session, the player's WeChat user storage written with a signed call, a
+// shop on mini-game virtual payment and a phone-number binding (../shop.ts).
 // Run it directly with your app's credentials:
 //
 //   WX_APPID=wx... WX_APPSECRET=... WX_SESSION_SECRET=<32+ chars> node --import tsx examples/express/server.ts
+//
+// (add WX_OFFER_ID and WX_PAY_APPKEY, and WX_PAY_SANDBOX_APPKEY with WX_PAY_ENV=1, for the shop)
 //
 // It checks the AppID and AppSecret with WeChat before it listens (core.verify()): when WeChat
 // refuses them it exits 1 with one line saying which one and what to do, e.g.
@@ -15,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import express, { type ErrorRequestHandler } from 'express';
 import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/express';
+import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 // The app's own fields in `session.data`, typed everywhere `req.wxSession.data` is used.
 declare module 'wx-session' {
@@ -38,9 +42,16 @@ const jsonBodyRefused: ErrorRequestHandler = (error, _req, _res, next) => {
   next(error?.expose && error.status === 400 ? new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be JSON {"key", "value"}' }) : error);
 };
 
+/** What createApp needs to know besides the core. */
+export interface AppSettings {
+  /** The core has the `payment` option (default: whether the options given have it). */
+  payments?: boolean;
+}
+
 /** The app, on a core (as main() makes it) or on the core's options (as the tests and the demo give). */
-export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions): express.Express {
+export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): express.Express {
   const app = express();
+  const payments = settings.payments ?? ('payment' in coreOrOptions && coreOrOptions.payment !== undefined);
   // Serves POST /wx/login and POST /wx/logout, and sets req.wxSession when a valid token came.
   const wx = wxSession(coreOrOptions);
   app.use(wx);
@@ -78,6 +89,22 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions): expr
     res.status(204).end();
   }, jsonBodyRefused);
 
+  // The shop and the phone binding (../shop.ts): mini-game virtual payment and getuserphonenumber,
+  // calls to WeChat made with the session's session_key. Without the payment option the payment
+  // routes answer 501 PAYMENT_NOT_CONFIGURED.
+  const reply = (res: express.Response, answer: ShopAnswer) => res.status(answer.status).json(answer.body);
+  const userIp = (req: express.Request) => req.ip ?? req.socket.remoteAddress ?? '';
+  const paymentsOn: express.RequestHandler = (_req, res, next) => (payments ? next() : reply(res, NOT_CONFIGURED));
+  app.get('/me/balance', wx.required, paymentsOn, async (req: express.Request, res: express.Response) => {
+    reply(res, await readBalance(req.wxSession!, zoneOf(req.query), userIp(req)));
+  });
+  app.post('/me/buy', wx.required, paymentsOn, express.json({ limit: '1kb' }), async (req: express.Request, res: express.Response) => {
+    reply(res, await buy(req.wxSession!, req.body, zoneOf(req.query), userIp(req)));
+  }, jsonBodyRefused);
+  app.post('/me/phone', wx.required, express.json({ limit: '1kb' }), async (req: express.Request, res: express.Response) => {
+    reply(res, await bindPhone(req.wxSession!, req.body));
+  }, jsonBodyRefused);
+
   // Any WxSessionError from the routes, answered as wx-session answers its own: the status of
   // its code, WWW-Authenticate on a 401, Retry-After on a 429, the JSON body. Others go on.
   app.use(wx.errors);
@@ -98,11 +125,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionO
   if (!WX_APPID || !WX_APPSECRET || !WX_SESSION_SECRET) {
     throw new Error('set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters)');
   }
+  const payment = paymentFromEnv(env);
   return {
     appId: WX_APPID,
     appSecret: WX_APPSECRET,
     secret: WX_SESSION_SECRET,
     ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
+    ...(payment ? { payment } : {}),
     logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
   };
 }
@@ -121,7 +150,8 @@ export async function verifiedCore(options: WxSessionOptions): Promise<WxSession
 
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
-  const app = createApp(await verifiedCore(optionsFromEnv(env)));
+  const options = optionsFromEnv(env);
+  const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
   const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

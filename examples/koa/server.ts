@@ -1,9 +1,12 @@
 // The same game server on Koa 3 with @koa/router, mounting wx-session's pieces on routes of
 // its own choosing (POST /game/login, POST /game/logout) instead of the default /wx/* paths.
 // No body-parser dependency: the login route reads its own body, and /me/score and /me/storage
-// read a small JSON body themselves. Run it directly with your app's credentials:
+// read a small JSON body themselves. The shop and the phone binding are ../shop.ts, as on Express.
+// Run it directly with your app's credentials:
 //
 //   WX_APPID=wx... WX_APPSECRET=... WX_SESSION_SECRET=<32+ chars> node --import tsx examples/koa/server.ts
+//
+// (add WX_OFFER_ID and WX_PAY_APPKEY, and WX_PAY_SANDBOX_APPKEY with WX_PAY_ENV=1, for the shop)
 //
 // It checks the AppID and AppSecret with WeChat before it listens (core.verify()): when WeChat
 // refuses them it exits 1 with one line saying which one and what to do, e.g.
@@ -15,6 +18,7 @@ import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
 import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
+import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 declare module 'wx-session' {
   interface WxSessionData {
@@ -42,6 +46,13 @@ async function readJson(ctx: Context, limit = SCORE_BODY_LIMIT): Promise<unknown
   }
 }
 
+/** A small JSON body, or WX_BAD_REQUEST when it is not JSON. */
+async function jsonBody(ctx: Context): Promise<unknown> {
+  const body = await readJson(ctx);
+  if (body === undefined) throw new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be JSON' });
+  return body;
+}
+
 /** `{ key, value }` from a /me/storage body (undefined when not JSON); the key's limits are checked by setUserStorage. */
 function storageInput(body: unknown): { key: string; value: string | number | boolean } {
   const { key, value } = (body !== null && typeof body === 'object' ? body : {}) as { key?: unknown; value?: unknown };
@@ -52,9 +63,16 @@ function storageInput(body: unknown): { key: string; value: string | number | bo
   return { key, value };
 }
 
+/** What createApp needs to know besides the core. */
+export interface AppSettings {
+  /** The core has the `payment` option (default: whether the options given have it). */
+  payments?: boolean;
+}
+
 /** The app, on a core (as main() makes it) or on the core's options (as the tests give). */
-export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions): Koa {
+export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): Koa {
   const app = new Koa();
+  const payments = settings.payments ?? ('payment' in coreOrOptions && coreOrOptions.payment !== undefined);
   const router = new Router();
   const wx = wxSession(coreOrOptions);
   // First, so it sees what the routes throw: a WxSessionError is answered as wx-session answers
@@ -99,6 +117,18 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions): Koa 
     ctx.status = 204;
   });
 
+  // The shop and the phone binding (../shop.ts): mini-game virtual payment and getuserphonenumber,
+  // calls to WeChat made with the session's session_key. Without the payment option the payment
+  // routes answer 501 PAYMENT_NOT_CONFIGURED.
+  const reply = (ctx: Context, answer: ShopAnswer) => {
+    ctx.status = answer.status;
+    ctx.body = answer.body;
+  };
+  const paymentsOn = async (ctx: Context, next: () => Promise<unknown>) => (payments ? next() : reply(ctx, NOT_CONFIGURED));
+  router.get('/me/balance', wx.required, paymentsOn, async (ctx) => reply(ctx, await readBalance(ctx.state.wxSession!, zoneOf(ctx.query), ctx.ip)));
+  router.post('/me/buy', wx.required, paymentsOn, async (ctx) => reply(ctx, await buy(ctx.state.wxSession!, await jsonBody(ctx), zoneOf(ctx.query), ctx.ip)));
+  router.post('/me/phone', wx.required, async (ctx) => reply(ctx, await bindPhone(ctx.state.wxSession!, await jsonBody(ctx))));
+
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
@@ -110,11 +140,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionO
   if (!WX_APPID || !WX_APPSECRET || !WX_SESSION_SECRET) {
     throw new Error('set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters)');
   }
+  const payment = paymentFromEnv(env);
   return {
     appId: WX_APPID,
     appSecret: WX_APPSECRET,
     secret: WX_SESSION_SECRET,
     ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
+    ...(payment ? { payment } : {}),
     logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
   };
 }
@@ -133,7 +165,8 @@ export async function verifiedCore(options: WxSessionOptions): Promise<WxSession
 
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
-  const app = createApp(await verifiedCore(optionsFromEnv(env)));
+  const options = optionsFromEnv(env);
+  const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
   const server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

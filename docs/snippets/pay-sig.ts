@@ -1,0 +1,6 @@
+import { signPayload, signPayment } from 'wx-session';
+
+// WeChat's example for /wxa/game/getbalance: AppKey 12345, session_key 9hAb/NEYUlkaMBEsmFgzig==.
+const body = '{"offer_id": "12345678", "openid": "oUrsfxxxxxxxxxx", "ts": 1668136271, "zone_id": "1", "env": 0}';
+console.log(signPayment({ uri: '/wxa/game/getbalance', body, appKey: '12345' })); // pay_sig 11bac638...
+console.log(signPayload(body, '9hAb/NEYUlkaMBEsmFgzig==')); // signature 42fe1d33...
