@@ -97,7 +97,7 @@ const splitKey = (k: string) => {
 };
 
 /** Frames where a middleware hands control back: the framework, the router, the app's routes. */
-const DOWNSTREAM_PLACES = new Set(['express', 'router', 'koa', 'koa-compose', '@koa/router', 'bench (routes)', 'body-parser']);
+const DOWNSTREAM_PLACES = new Set(['express', 'router', 'koa', 'koa-compose', '@koa/router', 'fastify', 'find-my-way', 'hono', '@hono/node-server', 'bench (routes)', 'body-parser']);
 
 // A middleware's continuation (next(), await next(), the original res.end) runs inside its
 // frames: the rest of the request would count as wx-session's. "Own" totals stop at the frames

@@ -59,7 +59,7 @@ function machineSection(r: Results): string[] {
     `| node | ${process.version} |`,
     `| load average at start (1/5/15 min) | ${r.loadAvgAtStart.map((l) => l.toFixed(2)).join(' / ')} |`,
     `| settings | ${ROUNDS} rounds x ${DURATION} s per variant (warmup ${WARMUP} s once), ${CONNECTIONS} connections, pipelining ${PIPELINING}; rounds interleaved, order rotated each round |`,
-    `| versions | express ${versionOf('express')}, koa ${versionOf('koa')}, @koa/router ${versionOf('@koa/router')}, express-session ${versionOf('express-session')}, koa-session ${versionOf('koa-session')}, lru-cache ${versionOf('lru-cache')}, ioredis ${versionOf('ioredis')}, redis-server ${r.redisVersion}, autocannon ${versionOf('autocannon')} |`,
+    `| versions | express ${versionOf('express')}, koa ${versionOf('koa')}, @koa/router ${versionOf('@koa/router')}, express-session ${versionOf('express-session')}, koa-session ${versionOf('koa-session')}, fastify ${versionOf('fastify')}, hono ${versionOf('hono')}, @hono/node-server ${versionOf('@hono/node-server')}, lru-cache ${versionOf('lru-cache')}, ioredis ${versionOf('ioredis')}, redis-server ${r.redisVersion}, autocannon ${versionOf('autocannon')} |`,
     '',
   ];
 }

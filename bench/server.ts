@@ -8,6 +8,7 @@
 // Environment: VARIANT; MOCK_URL, APP_ID, APP_SECRET (the mock WeChat, for every wx-* and login
 // variant); LOGIN_CODE (a code issued by the orchestrator, for the wx-* GET variants);
 // BENCH_LIB_DIR (the compiled library, see below); REDIS_URL (wx-express-redis); OPENID (what the bare and cookie variants answer);
+// the Fastify and Hono apps are in bench/server-fastify-hono.ts.
 // BENCH_PROFILE_FILE (where a SIGUSR2-started CPU profile is written).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { createSession as koaSession } from 'koa-session';
 import type { SessionStore, WxSessionOptions } from '../src/index.js';
+import { fastifyHonoBuilders } from './server-fastify-hono.js';
 
 // wx-session itself comes from BENCH_LIB_DIR, the tsc output of src/ and adapters/ that bench/run.ts
 // compiles first: what users run. Without it, from the sources through tsx, which is not the
@@ -250,6 +252,8 @@ const BUILDERS: Record<string, () => Prepared | Promise<Prepared>> = {
   'koa-session': koaSessionApp,
   'bare-login': bareLogin,
   'wx-login': wxLoginApp,
+  // Fastify 5 and Hono 4 (bench/server-fastify-hono.ts), wx-session on a MemoryStore.
+  ...fastifyHonoBuilders({ openid: OPENID, lib, core: () => createWxSession(coreOptions(new MemoryStore())), login: wxLogin }),
   // Diagnostics (not in the default run): what one more Express layer costs, and wx-session
   // mounted on the route alone.
   'bare-express-mw': () => bareExpress(true),

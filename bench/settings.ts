@@ -29,7 +29,7 @@ export const PAUSE_MS = 300; // between runs: sockets closed, the server's GC ca
 
 export interface VariantSpec {
   name: string;
-  group: 'express' | 'koa' | 'login';
+  group: 'express' | 'koa' | 'fastify' | 'hono' | 'login';
   kind: 'get' | 'login';
   /** Diagnostic: only run when named in BENCH_VARIANTS or with BENCH_EXTRA=1. */
   extra?: boolean;
@@ -48,9 +48,14 @@ const ALL_VARIANTS: VariantSpec[] = [
   { name: 'bare-koa', group: 'koa', kind: 'get', describe: 'Koa 3 + @koa/router, GET /me answers a constant { openid }, no auth' },
   { name: 'wx-koa-memory', group: 'koa', kind: 'get', baseline: 'bare-koa', target: 0.9, describe: 'Koa 3 + @koa/router + wxSession(core, MemoryStore), GET /me behind wx.required' },
   { name: 'koa-session', group: 'koa', kind: 'get', baseline: 'bare-koa', describe: 'Koa 3 + @koa/router + koa-session (signed cookie session)' },
+  { name: 'bare-fastify', group: 'fastify', kind: 'get', describe: 'Fastify 5, GET /me answers a constant { openid }, no auth' },
+  { name: 'wx-fastify-memory', group: 'fastify', kind: 'get', baseline: 'bare-fastify', target: 0.9, describe: 'Fastify 5 + the wx-session plugin (MemoryStore), GET /me with app.wxSession.required as its onRequest hook' },
+  { name: 'bare-hono', group: 'hono', kind: 'get', describe: 'Hono 4 on @hono/node-server, GET /me answers a constant { openid }, no auth' },
+  { name: 'wx-hono-memory', group: 'hono', kind: 'get', baseline: 'bare-hono', target: 0.9, describe: 'Hono 4 on @hono/node-server + app.use(wxSession(core, MemoryStore)), GET /me behind wx.required' },
   { name: 'bare-login', group: 'login', kind: 'login', describe: 'Express 5 + express.json(), POST /bare/login: one fetch to code2Session, answer' },
   { name: 'wx-login', group: 'login', kind: 'login', baseline: 'bare-login', target: 0.9, describe: 'Express 5 + express.json() + wxSession, POST /wx/login (code2Session, new session, signed token)' },
   { name: 'bare-express-mw', group: 'express', kind: 'get', baseline: 'bare-express', extra: true, describe: 'diagnostic: bare-express plus one no-op app.use layer (what a layer costs in Express 5)' },
+  { name: 'bare-hono-mw', group: 'hono', kind: 'get', baseline: 'bare-hono', extra: true, describe: 'diagnostic: bare-hono plus one pass-through app.use (what a middleware costs in Hono on Node)' },
   { name: 'wx-express-route', group: 'express', kind: 'get', baseline: 'bare-express', extra: true, describe: 'diagnostic: Express 5, wx.required on the route only (no app.use(wx)), MemoryStore' },
 ];
 

@@ -1,6 +1,7 @@
-// The game's shop and phone binding, shared by the Express and Koa examples: what a route does
-// with `session.payments` (mini-game virtual payment 2.0) and `session.phoneNumber`, whatever the
-// framework. The server prices the items; the game client only picks one and numbers the order.
+// The game's shop and phone binding, shared by the Express, Koa, Fastify and Hono examples: what a
+// route does with `session.payments` (mini-game virtual payment 2.0) and `session.phoneNumber`,
+// whatever the framework. The server prices the items; the game client only picks one and numbers
+// the order.
 import { WxSessionError, type PaymentOptions, type WxSession } from 'wx-session';
 
 declare module 'wx-session' {

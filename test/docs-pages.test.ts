@@ -15,6 +15,8 @@ const EXERCISED: Readonly<Record<string, string>> = {
   'quick-start.ts': 'run: its curl line logs in against its own mock; /me and /me/score driven',
   'real-credentials.ts': 'run to its end: good credentials exit 0, a wrong AppSecret or a missing AppID exit 1 saying which',
   'koa.ts': 'run: login, /me, logout on the routes it mounts',
+  'fastify.ts': 'run: login and logout, an optional and a required session, a thrown WxSessionError answered',
+  'hono.ts': 'run: login and logout, an optional and a required session, a thrown WxSessionError answered',
   'express-pieces.ts': 'run: custom login path, an optional and a required route',
   'session-key.ts': 'run: signed storage write, a rotated key repaired with X-WX-Code, decrypt',
   'crypto-helpers.ts': "run to its end: prints WeChat's vector",

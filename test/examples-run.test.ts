@@ -34,10 +34,13 @@ for (const example of examples) {
         expect((await call(`${url}/health`)).status).to.equal(200);
         const token = await login(url + example.loginPath, mock.issueCode(PLAYER), PLAYER);
         expect((await call(`${url}/me`, { token })).status).to.equal(200);
+        // A WxSessionError thrown by a route is an answer, not a failure: nothing is printed.
+        expect((await call(`${url}/me/storage`, { token, json: {} })).body.code).to.equal('WX_BAD_REQUEST');
       } finally {
         exit = await child.stop();
       }
       expect(exit.code).to.equal(0);
+      expect(child.stderr).to.equal('');
       const output = child.stdout + child.stderr;
       expect(output).to.not.include(mock.appSecret);
       expect(output).to.not.include(SECRET);

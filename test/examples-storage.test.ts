@@ -1,6 +1,6 @@
-// The example servers' POST /me/storage (examples/express, examples/koa): the player's WeChat user
-// storage written with a call signed with the session_key, bad input refused before any call to
-// WeChat, and WeChat's refusals answered through wx.errors.
+// The example servers' POST /me/storage (examples/express, koa, fastify, hono): the player's
+// WeChat user storage written with a call signed with the session_key, bad input refused before
+// any call to WeChat, and WeChat's refusals answered through wx.errors.
 import { expect } from 'chai';
 import { signPayload } from 'wx-session';
 import { call } from './support/http.js';

@@ -1,14 +1,18 @@
-// The example servers (examples/express, examples/koa) for the examples-*.test.ts files: the
-// two examples side by side (each runs the same tests), each app on a real port in front of a
+// The example servers (examples/express, koa, fastify, hono) for the examples-*.test.ts files:
+// the examples side by side (each runs the same tests), each app on a real port in front of a
 // fresh mock WeChat, and each example run as a user runs it (`node --import tsx examples/...`).
 import type { RequestListener, Server } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import type { FastifyInstance } from 'fastify';
+import { getRequestListener } from '@hono/node-server';
 import type { WxSessionOptions } from 'wx-session';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
 import { createApp as createExpressApp } from '../../examples/express/server.js';
 import { createApp as createKoaApp } from '../../examples/koa/server.js';
+import { createApp as createFastifyApp } from '../../examples/fastify/server.js';
+import { createApp as createHonoApp } from '../../examples/hono/server.js';
 import { closeServer, listen } from '../../harness/apps.js';
 import { startChild, type Child } from '../../harness/process.js';
 import { call } from './http.js';
@@ -30,11 +34,26 @@ export interface Example {
   handler(options: WxSessionOptions): RequestListener;
   loginPath: string;
   logoutPath: string;
+  /** How the example mounts wx.errors, which answers the WxSessionErrors its routes throw. */
+  errorsMounted: string;
+}
+
+/**
+ * A Fastify app as a Node request listener, for a server of ours: Fastify's router
+ * (`app.routing`) once the app and its plugins are ready.
+ */
+function fastifyListener(app: FastifyInstance): RequestListener {
+  const ready = app.ready();
+  return (req, res) => {
+    ready.then(() => app.routing(req, res), (error: unknown) => res.destroy(error as Error));
+  };
 }
 
 export const examples: readonly Example[] = [
-  { name: 'express', title: 'Express', file: 'examples/express/server.ts', handler: (options) => createExpressApp(options), loginPath: '/wx/login', logoutPath: '/wx/logout' },
-  { name: 'koa', title: 'Koa', file: 'examples/koa/server.ts', handler: (options) => createKoaApp(options).callback(), loginPath: '/game/login', logoutPath: '/game/logout' },
+  { name: 'express', title: 'Express', file: 'examples/express/server.ts', handler: (options) => createExpressApp(options), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'app.use(wx.errors)' },
+  { name: 'koa', title: 'Koa', file: 'examples/koa/server.ts', handler: (options) => createKoaApp(options).callback(), loginPath: '/game/login', logoutPath: '/game/logout', errorsMounted: 'app.use(wx.errors)' },
+  { name: 'fastify', title: 'Fastify', file: 'examples/fastify/server.ts', handler: (options) => fastifyListener(createFastifyApp(options)), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'app.setErrorHandler(wx.errors)' },
+  { name: 'hono', title: 'Hono', file: 'examples/hono/server.ts', handler: (options) => getRequestListener(createHonoApp(options).fetch), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'app.use(wx.errors)' },
 ];
 
 export interface ExampleApp {

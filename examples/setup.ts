@@ -1,0 +1,61 @@
+// What the Fastify and Hono example servers do alike, whatever the framework: read wx-session's
+// options from the environment, check the credentials with WeChat before listening, and read the
+// { key, value } of POST /me/storage. (The Express and Koa examples still carry their own copies.)
+import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { paymentFromEnv } from './shop.js';
+
+declare module 'wx-session' {
+  interface WxSessionData {
+    score?: number;
+  }
+}
+
+/** What createApp needs to know besides the core. */
+export interface AppSettings {
+  /** The core has the `payment` option (default: whether the options given have it). */
+  payments?: boolean;
+}
+
+/** Whether the app serves the payment routes: as told, else whether the options given have `payment`. */
+export function servesPayments(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings): boolean {
+  return settings.payments ?? ('payment' in coreOrOptions && coreOrOptions.payment !== undefined);
+}
+
+/** `{ key, value }` from a /me/storage body; the key's limits are checked by setUserStorage. */
+export function storageInput(body: unknown): { key: string; value: string | number | boolean } {
+  const { key, value } = (body !== null && typeof body === 'object' ? body : {}) as { key?: unknown; value?: unknown };
+  if (typeof key !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'key must be a string' });
+  if (typeof value !== 'string' && typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: 'value must be a string, a number or a boolean' });
+  }
+  return { key, value };
+}
+
+/** wx-session options from the environment (the shop's `payment` too, when set); throws when one is missing. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionOptions {
+  const { WX_APPID, WX_APPSECRET, WX_SESSION_SECRET, WX_API_BASE } = env;
+  if (!WX_APPID || !WX_APPSECRET || !WX_SESSION_SECRET) {
+    throw new Error('set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters)');
+  }
+  const payment = paymentFromEnv(env);
+  return {
+    appId: WX_APPID,
+    appSecret: WX_APPSECRET,
+    secret: WX_SESSION_SECRET,
+    ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
+    ...(payment ? { payment } : {}),
+    logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
+  };
+}
+
+/**
+ * The core, once WeChat accepted the app's credentials: `core.verify()` makes one stable_token
+ * call, and rejects with a one-line reason naming WeChat's errcode when it refuses them, e.g.
+ * "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...". It logs nothing: the caller
+ * reports it and exits 1, before anything listens.
+ */
+export async function verifiedCore(options: WxSessionOptions): Promise<WxSessionCore> {
+  const core = createWxSession(options);
+  await core.verify();
+  return core;
+}
