@@ -1,11 +1,12 @@
 // wx-session/hono: a Hono 4 middleware translating Web Requests to the core and Responses back.
 // The answers themselves (statuses, headers, bodies) are built in src/http.ts and src/http-web.ts.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
-  type AdapterOptions, type Reply,
+  type AdapterOptions, type HeaderSource, type Reply,
 } from '../src/http.js';
 import { handleWebLogin, toResponse } from '../src/http-web.js';
 
@@ -46,6 +47,16 @@ function authenticated(c: Context): boolean {
   return c.get('wxSession') !== undefined || c.get('wxSessionError') !== undefined;
 }
 
+/**
+ * The request's headers. On @hono/node-server, Node's own header object (`c.env.incoming`): reading
+ * `c.req.raw.headers` there builds a Web Headers copy of every header on each request, which cost
+ * more than the whole session check. Elsewhere, the Web Request's.
+ */
+function headersOf(c: Context): HeaderSource {
+  const incoming = (c.env as { incoming?: { headers?: IncomingHttpHeaders } } | undefined)?.incoming;
+  return incoming?.headers ?? c.req.raw.headers;
+}
+
 /** Makes `reply` the answer, dropping what was there (Hono would merge the old headers in). */
 function replace(c: Context, reply: Reply): void {
   c.res = undefined;
@@ -67,11 +78,11 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
   const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 
   const login: MiddlewareHandler = async (c) => toResponse(await handleWebLogin(core, c.req.raw, bodyTimeout));
-  const logout: MiddlewareHandler = async (c) => toResponse(await handleLogout(core, c.req.raw.headers));
+  const logout: MiddlewareHandler = async (c) => toResponse(await handleLogout(core, headersOf(c)));
 
   const authenticate: MiddlewareHandler = async (c: Context, next: Next) => {
     if (authenticated(c)) return next();
-    const pending = authenticateHeaders(core, c.req.raw.headers);
+    const pending = authenticateHeaders(core, headersOf(c));
     const result = pending instanceof Promise ? await pending : pending;
     if (!result.session) {
       c.set('wxSessionError', result.code);
@@ -94,7 +105,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
   const demand = async (c: Context, next: Next) => {
     if (c.get('wxSession')) return next();
     // Set, not returned: `required` may run inside `authenticate`, which returns nothing.
-    replace(c, failureReply(c.req.raw, c.get('wxSessionError'), tokenFrom(c.req.raw.headers)));
+    replace(c, failureReply(c.req.raw, c.get('wxSessionError'), tokenFrom(headersOf(c))));
   };
   const required: MiddlewareHandler = (c, next) => (authenticated(c) ? demand(c, next) : authenticate(c, () => demand(c, next)));
 
@@ -108,7 +119,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
   }) as WxSessionHonoMiddleware;
   const errors: MiddlewareHandler = async (c, next) => {
     await next();
-    if (c.error instanceof WxSessionError) replace(c, errorReply(c.error, tokenFrom(c.req.raw.headers)));
+    if (c.error instanceof WxSessionError) replace(c, errorReply(c.error, tokenFrom(headersOf(c))));
   };
 
   return Object.assign(middleware, { login, logout, authenticate, required, errors, core });
