@@ -1,7 +1,8 @@
 // The same test app on every supported framework version (Express 5 and 4, Koa 3 and 2, Fastify 5
-// and 4, Hono 4), each a real HTTP server on loopback in front of a real mock WeChat server; plus
-// listen/closeServer for any handler, and the signing secrets the suites share. The Fastify and
-// Hono apps are in apps-fastify.ts and apps-hono.ts.
+// and 4, Hono 4, NestJS 11 and 10 each on Express and on Fastify), each a real HTTP server on
+// loopback in front of a real mock WeChat server; plus listen/closeServer for any handler, and the
+// signing secrets the suites share. The Fastify, Hono and NestJS apps are in apps-fastify.ts,
+// apps-hono.ts and apps-nestjs.ts.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express5 from 'express';
@@ -17,11 +18,12 @@ import type { AdapterOptions } from '../src/http.js';
 import { answerPlayerRoute, jsonBody, playerRoute, playerRoutes } from './player-routes.js';
 import { fastifyApp } from './apps-fastify.js';
 import { honoApp } from './apps-hono.js';
+import { nest10, nestApp } from './apps-nestjs.js';
 
 export const SECRET = 'test-signing-secret-0123456789abcdef';
 export const OLD_SECRET = 'old-signing-secret-0123456789abcdef';
 
-export const adapters = ['express5', 'express4', 'koa3', 'koa2', 'fastify5', 'fastify4', 'hono'] as const;
+export const adapters = ['express5', 'express4', 'koa3', 'koa2', 'fastify5', 'fastify4', 'hono', 'nest-express', 'nest-fastify', 'nest10-express', 'nest10-fastify'] as const;
 export type AdapterName = (typeof adapters)[number];
 
 export interface TestApp {
@@ -44,7 +46,8 @@ export interface StartOptions {
   mock?: MockWeChat;
   /**
    * Mount express.json() / a JSON body reader before wx-session; on Fastify, log in through a
-   * route behind Fastify's JSON parser (apps-fastify.ts); nothing on Hono, which has no parser.
+   * route behind Fastify's JSON parser (apps-fastify.ts); nothing on Hono, which has no parser, nor
+   * on NestJS, whose login answers ahead of Nest's parser (apps-nestjs.ts).
    */
   bodyParser?: boolean;
 }
@@ -189,6 +192,8 @@ export function closeServer(server: Server): Promise<void> {
 async function serve(name: AdapterName, core: WxSessionCore, options: StartOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   if (name === 'fastify5' || name === 'fastify4') return fastifyApp(name, core, options);
   if (name === 'hono') return honoApp(core, options);
+  if (name === 'nest-express' || name === 'nest-fastify') return nestApp(name.slice(5) as 'express' | 'fastify', core, options);
+  if (name === 'nest10-express' || name === 'nest10-fastify') return (await nest10()).nestApp(name.slice(7) as 'express' | 'fastify', core, options);
   const handler = name.startsWith('express')
     ? expressApp(name as 'express5' | 'express4', core, options)
     : koaApp(name as 'koa3' | 'koa2', core, options).callback();

@@ -28,8 +28,19 @@ const EXPECTED_EXPORTS: Record<string, Record<string, 'function' | 'object'>> = 
   'wx-session/client': { createSessionClient: 'function' },
 };
 
+/**
+ * Subpaths that import their framework at load time, and the peer whose absence they name. NestJS
+ * code imports @nestjs/common (its decorators run as the module loads): without Nest installed,
+ * `wx-session/nestjs` fails to load with Node's own error naming the missing peer, and every other
+ * subpath still loads.
+ */
+const NEEDS_PEER: Record<string, string> = { 'wx-session/nestjs': '@nestjs/common' };
+
 /** Peers that must never be installed along with the package. */
-const FORBIDDEN_INSTALLS = ['express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'hono', '@hono/node-server', 'ioredis', 'redis', '@types/express', '@types/koa'];
+const FORBIDDEN_INSTALLS = [
+  'express', 'koa', '@koa/router', 'fastify', 'fastify-plugin', 'hono', '@hono/node-server', 'ioredis', 'redis', '@types/express', '@types/koa',
+  '@nestjs/common', '@nestjs/core', 'rxjs', 'reflect-metadata',
+];
 
 interface Loaded {
   modules: Record<string, { types?: Record<string, string>; resolved?: string; error?: string }>;
@@ -120,9 +131,9 @@ describe('packaging: package.json dependencies', function () {
     expect(installed.bundleDependencies ?? installed.bundledDependencies, 'bundled dependencies').to.equal(undefined);
   });
 
-  it('has express, koa, fastify and hono as optional peerDependencies, never as dependencies', () => {
+  it('has express, koa, fastify, hono and nest as optional peerDependencies, never as dependencies', () => {
     const { installed } = pkg;
-    for (const peer of ['express', 'koa', 'fastify', 'hono']) {
+    for (const peer of ['express', 'koa', 'fastify', 'hono', '@nestjs/common', '@nestjs/core']) {
       expect(installed.peerDependencies, 'peerDependencies').to.have.property(peer);
       expect(installed.peerDependenciesMeta?.[peer]?.optional, `peerDependenciesMeta.${peer}.optional`).to.equal(true);
       expect(installed.dependencies ?? {}, 'dependencies').to.not.have.property(peer);
@@ -145,7 +156,7 @@ describe('packaging: the installed package', function () {
     ({ consumer } = await packed());
   });
 
-  it('did not pull express, koa, fastify, hono or another optional peer into node_modules', () => {
+  it('did not pull express, koa, fastify, hono, nest or another optional peer into node_modules', () => {
     const all = installedPackages(consumer);
     expect(all.filter((n) => FORBIDDEN_INSTALLS.includes(n)), 'peers installed').to.deep.equal([]);
     expect(all, 'installed packages').to.deep.equal(['cookie-signature', 'lru-cache', 'wx-session']);
@@ -154,9 +165,15 @@ describe('packaging: the installed package', function () {
   for (const kind of ['cjs', 'esm'] as const) {
     it(`${kind === 'cjs' ? 'require()s' : 'import()s'} every subpath export with the expected exports`, async () => {
       const result = (await runInConsumer(consumer, 'check', kind, CHECK_SCRIPT(kind))) as Loaded;
-      expect(subpaths).to.include.members(['wx-session', 'wx-session/express', 'wx-session/koa', 'wx-session/fastify', 'wx-session/hono', 'wx-session/testing']);
+      expect(subpaths).to.include.members(['wx-session', 'wx-session/express', 'wx-session/koa', 'wx-session/fastify', 'wx-session/hono', 'wx-session/nestjs', 'wx-session/testing']);
       for (const specifier of subpaths) {
         const mod = result.modules[specifier]!;
+        const peer = NEEDS_PEER[specifier];
+        if (peer) {
+          expect(mod.error, `${specifier} without ${peer} installed`).to.be.a('string').and.include(`'${peer}'`);
+          expect(mod.error).to.match(/Cannot find (module|package)/);
+          continue;
+        }
         expect(mod.error, `${specifier} loads`).to.equal(undefined);
         const build = kind === 'cjs' ? `${sep}dist${sep}cjs${sep}` : '/dist/esm/';
         expect(mod.resolved, `${specifier} resolves into the ${kind} build`).to.include(build);

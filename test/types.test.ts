@@ -8,6 +8,7 @@
 //   user-koa.ts              Koa + @koa/router: ctx.state.wxSession, router.post('/game/login', wx.login)
 //   user-fastify.ts          Fastify 5: app.register(wxSession, ...), request.wxSession, app.wxSession.required
 //   user-hono.ts             Hono 4: app.use(wx), c.get('wxSession'), wx.required
+//   user-nestjs.ts           NestJS 11: WxSessionModule.forRoot/forRootAsync, WxSessionGuard, @WxSession()
 //   user-session-helpers.ts  the session_key helpers DESIGN.md §3 pins on the session object
 //   user-player-apis.ts      the key reset, phone number, risk rank, payments and signPayment (§9)
 //   errors-expected.ts       misuse that must not compile, each line marked `@ts-expect-error TSxxxx`
@@ -27,12 +28,15 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports?: Record<string, unknown>; typesVersions?: unknown };
 
 /** The files that must compile cleanly (all but errors-expected.ts). */
-const POSITIVE = ['user-core.ts', 'user-express.ts', 'user-koa.ts', 'user-fastify.ts', 'user-hono.ts', 'user-session-helpers.ts', 'user-player-apis.ts'];
+const POSITIVE = ['user-core.ts', 'user-express.ts', 'user-koa.ts', 'user-fastify.ts', 'user-hono.ts', 'user-nestjs.ts', 'user-session-helpers.ts', 'user-player-apis.ts'];
 const NEGATIVE = 'errors-expected.ts';
 
-/** What a strict user project turns on. `--types node` keeps unrelated @types (mocha, chai) out. */
+/**
+ * What a strict user project turns on. `--types node` keeps unrelated @types (mocha, chai) out.
+ * `--experimentalDecorators`, as every NestJS project has it, for user-nestjs.ts.
+ */
 const STRICT = [
-  '--strict', '--noEmit', '--pretty', 'false', '--target', 'es2022', '--types', 'node',
+  '--strict', '--experimentalDecorators', '--noEmit', '--pretty', 'false', '--target', 'es2022', '--types', 'node',
   '--exactOptionalPropertyTypes', '--noUncheckedIndexedAccess', '--forceConsistentCasingInFileNames',
 ];
 
@@ -168,7 +172,7 @@ function compilesIn(mode: Mode): void {
   it(`resolves every subpath to dist/${mode.build} declarations only`, () => {
     const other = mode.build === 'esm' ? 'cjs' : 'esm';
     const ours = result.files.filter((f) => f.startsWith(DIST + sep)).map((f) => relative(DIST, f));
-    for (const expected of ['src/index.d.ts', 'adapters/express.d.ts', 'adapters/koa.d.ts', 'adapters/fastify.d.ts', 'adapters/hono.d.ts', 'src/testing/index.d.ts']) {
+    for (const expected of ['src/index.d.ts', 'adapters/express.d.ts', 'adapters/koa.d.ts', 'adapters/fastify.d.ts', 'adapters/hono.d.ts', 'adapters/nestjs.d.ts', 'src/testing/index.d.ts']) {
       expect(ours, `program includes dist/${mode.build}/${expected}`).to.include(join(mode.build, expected));
     }
     expect(ours.filter((f) => f.startsWith(other + sep)), `no dist/${other} declarations in a ${mode.build} program`).to.deep.equal([]);

@@ -17,6 +17,7 @@ import { wxSession as koaSession } from '../../adapters/koa.js';
 import { wxSession as fastifyPlugin } from '../../adapters/fastify.js';
 import { wxSession as honoSession } from '../../adapters/hono.js';
 import { closeServer, coreOptions, listen, type AdapterName } from '../../harness/apps.js';
+import * as nest11 from '../../harness/apps-nestjs.js';
 import { captureLogger } from './keys.js';
 import { RecordingStore } from './stores.js';
 
@@ -96,6 +97,16 @@ async function startFastify(name: 'fastify5' | 'fastify4', core: WxSessionCore):
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return { server: app.server, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
+
+/** Nest parses JSON bodies itself (on either platform): the routes take what it parsed. */
+async function startNestKeys(name: AdapterName, core: WxSessionCore) {
+  const { routesController, startNest } = name.startsWith('nest10') ? await nest11.nest10() : nest11;
+  const routes = [...ROUTES].map((route) => {
+    const [method, path] = route.split(' ') as ['GET' | 'POST', string];
+    return { method, path, session: true, run: (req: { wxSession: WxSession; body?: unknown }) => action(route, req.wxSession, (req.body ?? {}) as Record<string, unknown>) };
+  });
+  return startNest(name.endsWith('fastify') ? 'fastify' : 'express', [routesController(routes)], { core, guard: false });
 }
 
 function honoHandler(core: WxSessionCore): Parameters<typeof listen>[0] {
@@ -185,7 +196,9 @@ export async function startKeysApp(name: AdapterName, options: KeysAppOptions = 
   const store = new RecordingStore();
   const logger = captureLogger();
   const core = createWxSession(coreOptions(mock, { store, logger, ...options.core }));
-  const { url, close } = name === 'fastify5' || name === 'fastify4' ? await startFastify(name, core) : await serve(name, core);
+  const { url, close } = name === 'fastify5' || name === 'fastify4'
+    ? await startFastify(name, core)
+    : name.startsWith('nest') ? await startNestKeys(name, core) : await serve(name, core);
   const http = supertest(url);
   return {
     name, url, http, core, mock, store, logger,
