@@ -17,6 +17,7 @@ const EXERCISED: Readonly<Record<string, string>> = {
   'koa.ts': 'run: login, /me, logout on the routes it mounts',
   'fastify.ts': 'run: login and logout, an optional and a required session, a thrown WxSessionError answered',
   'hono.ts': 'run: login and logout, an optional and a required session, a thrown WxSessionError answered',
+  'nestjs.ts': 'run: login and logout, an optional and a required session (behind the body parser), a thrown WxSessionError answered',
   'express-pieces.ts': 'run: custom login path, an optional and a required route',
   'session-key.ts': 'run: signed storage write, a rotated key repaired with X-WX-Code, decrypt',
   'crypto-helpers.ts': "run to its end: prints WeChat's vector",

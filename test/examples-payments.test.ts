@@ -1,5 +1,5 @@
 // The example servers' shop and phone binding (examples/shop.ts, mounted by examples/express, koa,
-// fastify and hono), each app on a real port in front of the mock WeChat with its payment settings:
+// fastify, hono and nestjs), each app on a real port in front of the mock WeChat with its payment settings:
 // balance, a buy, a retried buy with the same billNo (one debit), 90012 after a lost answer (the
 // item granted, not charged again), too few coins, a stale session_key repaired with X-WX-Code,
 // bad input refused before any call to WeChat, another zone by ?zoneId=, the phone number bound to

@@ -1,4 +1,4 @@
-// The example servers' POST /me/storage (examples/express, koa, fastify, hono): the player's
+// The example servers' POST /me/storage (examples/express, koa, fastify, hono, nestjs): the player's
 // WeChat user storage written with a call signed with the session_key, bad input refused before
 // any call to WeChat, and WeChat's refusals answered through wx.errors.
 import { expect } from 'chai';

@@ -1,4 +1,4 @@
-// The example servers (examples/express, koa, fastify, hono) for the examples-*.test.ts files:
+// The example servers (examples/express, koa, fastify, hono, nestjs) for the examples-*.test.ts files:
 // the examples side by side (each runs the same tests), each app on a real port in front of a
 // fresh mock WeChat, and each example run as a user runs it (`node --import tsx examples/...`).
 import type { RequestListener, Server } from 'node:http';
@@ -13,6 +13,7 @@ import { createApp as createExpressApp } from '../../examples/express/server.js'
 import { createApp as createKoaApp } from '../../examples/koa/server.js';
 import { createApp as createFastifyApp } from '../../examples/fastify/server.js';
 import { createApp as createHonoApp } from '../../examples/hono/server.js';
+import { createApp as createNestApp } from '../../examples/nestjs/server.js';
 import { closeServer, listen } from '../../harness/apps.js';
 import { startChild, type Child } from '../../harness/process.js';
 import { call } from './http.js';
@@ -36,6 +37,11 @@ export interface Example {
   logoutPath: string;
   /** How the example mounts wx.errors, which answers the WxSessionErrors its routes throw. */
   errorsMounted: string;
+  /**
+   * The framework parses a body before it checks the session (NestJS: its body parser is
+   * middleware, its guards run after): a malformed body without a session is its 400, not a 401.
+   */
+  parserFirst?: boolean;
 }
 
 /**
@@ -49,11 +55,27 @@ function fastifyListener(app: FastifyInstance): RequestListener {
   };
 }
 
+/**
+ * A Nest app as a Node request listener, for a server of ours: its Express instance once
+ * `app.init()` has run (the module's login routes and Nest's router are on it then).
+ */
+function nestListener(created: ReturnType<typeof createNestApp>): RequestListener {
+  const ready = created.then(async (app) => {
+    await app.init();
+    return app.getHttpAdapter().getInstance() as RequestListener;
+  });
+  return (req, res) => {
+    ready.then((listener) => listener(req, res), (error: unknown) => res.destroy(error as Error));
+  };
+}
+
 export const examples: readonly Example[] = [
   { name: 'express', title: 'Express', file: 'examples/express/server.ts', handler: (options) => createExpressApp(options), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'app.use(wx.errors)' },
   { name: 'koa', title: 'Koa', file: 'examples/koa/server.ts', handler: (options) => createKoaApp(options).callback(), loginPath: '/game/login', logoutPath: '/game/logout', errorsMounted: 'app.use(wx.errors)' },
   { name: 'fastify', title: 'Fastify', file: 'examples/fastify/server.ts', handler: (options) => fastifyListener(createFastifyApp(options)), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'app.setErrorHandler(wx.errors)' },
   { name: 'hono', title: 'Hono', file: 'examples/hono/server.ts', handler: (options) => getRequestListener(createHonoApp(options).fetch), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'app.use(wx.errors)' },
+  // The module installs its filter itself; Nest's body parser runs before its guards (see `parserFirst`).
+  { name: 'nestjs', title: 'NestJS', file: 'examples/nestjs/server.ts', handler: (options) => nestListener(createNestApp(options)), loginPath: '/wx/login', logoutPath: '/wx/logout', errorsMounted: 'WxSessionModule.forRoot', parserFirst: true },
 ];
 
 export interface ExampleApp {
