@@ -1,6 +1,6 @@
-// What the Fastify and Hono example servers do alike, whatever the framework: read wx-session's
-// options from the environment, check the credentials with WeChat before listening, and read the
-// { key, value } of POST /me/storage. (The Express and Koa examples still carry their own copies.)
+// What the example servers do alike, whatever the framework: read wx-session's options from the
+// environment, check the credentials with WeChat before listening, and read the { key, value } of
+// POST /me/storage.
 import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { paymentFromEnv } from './shop.js';
 

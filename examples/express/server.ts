@@ -16,9 +16,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import express, { type ErrorRequestHandler } from 'express';
-import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/express';
-import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
+import { optionsFromEnv, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
+import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
+
+export { optionsFromEnv, verifiedCore, type AppSettings };
 
 // The app's own fields in `session.data`, typed everywhere `req.wxSession.data` is used.
 declare module 'wx-session' {
@@ -27,31 +30,15 @@ declare module 'wx-session' {
   }
 }
 
-/** `{ key, value }` from a /me/storage body; the key's limits are checked by setUserStorage. */
-function storageInput(body: unknown): { key: string; value: string | number | boolean } {
-  const { key, value } = (body !== null && typeof body === 'object' ? body : {}) as { key?: unknown; value?: unknown };
-  if (typeof key !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'key must be a string' });
-  if (typeof value !== 'string' && typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) {
-    throw new WxSessionError('WX_BAD_REQUEST', { message: 'value must be a string, a number or a boolean' });
-  }
-  return { key, value };
-}
-
 /** Malformed JSON on /me/storage is a WX_BAD_REQUEST, answered by wx.errors; other errors go on as they are. */
 const jsonBodyRefused: ErrorRequestHandler = (error, _req, _res, next) => {
   next(error?.expose && error.status === 400 ? new WxSessionError('WX_BAD_REQUEST', { message: 'the body must be JSON {"key", "value"}' }) : error);
 };
 
-/** What createApp needs to know besides the core. */
-export interface AppSettings {
-  /** The core has the `payment` option (default: whether the options given have it). */
-  payments?: boolean;
-}
-
 /** The app, on a core (as main() makes it) or on the core's options (as the tests and the demo give). */
 export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): express.Express {
   const app = express();
-  const payments = settings.payments ?? ('payment' in coreOrOptions && coreOrOptions.payment !== undefined);
+  const payments = servesPayments(coreOrOptions, settings);
   // Serves POST /wx/login and POST /wx/logout, and sets req.wxSession when a valid token came.
   const wx = wxSession(coreOrOptions);
   app.use(wx);
@@ -117,35 +104,6 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
   };
   app.use(onError);
   return app;
-}
-
-/** wx-session options from the environment; throws when one is missing. */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionOptions {
-  const { WX_APPID, WX_APPSECRET, WX_SESSION_SECRET, WX_API_BASE } = env;
-  if (!WX_APPID || !WX_APPSECRET || !WX_SESSION_SECRET) {
-    throw new Error('set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters)');
-  }
-  const payment = paymentFromEnv(env);
-  return {
-    appId: WX_APPID,
-    appSecret: WX_APPSECRET,
-    secret: WX_SESSION_SECRET,
-    ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
-    ...(payment ? { payment } : {}),
-    logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
-  };
-}
-
-/**
- * The core, once WeChat accepted the app's credentials: `core.verify()` makes one stable_token
- * call. A wrong AppID or AppSecret rejects here, before anything listens, with a one-line reason
- * naming WeChat's errcode, e.g. "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...".
- * verify() only rejects (it logs nothing): the caller reports it.
- */
-export async function verifiedCore(options: WxSessionOptions): Promise<WxSessionCore> {
-  const core = createWxSession(options);
-  await core.verify(); // rejects with the reason, e.g. "AppSecret rejected (40125): ..."
-  return core;
 }
 
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */

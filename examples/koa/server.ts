@@ -16,9 +16,12 @@ import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
-import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
-import { bindPhone, buy, NOT_CONFIGURED, paymentFromEnv, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
+import { optionsFromEnv, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
+import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
+
+export { optionsFromEnv, verifiedCore, type AppSettings };
 
 declare module 'wx-session' {
   interface WxSessionData {
@@ -53,26 +56,10 @@ async function jsonBody(ctx: Context): Promise<unknown> {
   return body;
 }
 
-/** `{ key, value }` from a /me/storage body (undefined when not JSON); the key's limits are checked by setUserStorage. */
-function storageInput(body: unknown): { key: string; value: string | number | boolean } {
-  const { key, value } = (body !== null && typeof body === 'object' ? body : {}) as { key?: unknown; value?: unknown };
-  if (typeof key !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'key must be a string' });
-  if (typeof value !== 'string' && typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) {
-    throw new WxSessionError('WX_BAD_REQUEST', { message: 'value must be a string, a number or a boolean' });
-  }
-  return { key, value };
-}
-
-/** What createApp needs to know besides the core. */
-export interface AppSettings {
-  /** The core has the `payment` option (default: whether the options given have it). */
-  payments?: boolean;
-}
-
 /** The app, on a core (as main() makes it) or on the core's options (as the tests give). */
 export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): Koa {
   const app = new Koa();
-  const payments = settings.payments ?? ('payment' in coreOrOptions && coreOrOptions.payment !== undefined);
+  const payments = servesPayments(coreOrOptions, settings);
   const router = new Router();
   const wx = wxSession(coreOrOptions);
   // First, so it sees what the routes throw: a WxSessionError is answered as wx-session answers
@@ -132,35 +119,6 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
-}
-
-/** wx-session options from the environment; throws when one is missing. */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionOptions {
-  const { WX_APPID, WX_APPSECRET, WX_SESSION_SECRET, WX_API_BASE } = env;
-  if (!WX_APPID || !WX_APPSECRET || !WX_SESSION_SECRET) {
-    throw new Error('set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters)');
-  }
-  const payment = paymentFromEnv(env);
-  return {
-    appId: WX_APPID,
-    appSecret: WX_APPSECRET,
-    secret: WX_SESSION_SECRET,
-    ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
-    ...(payment ? { payment } : {}),
-    logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
-  };
-}
-
-/**
- * The core, once WeChat accepted the app's credentials: `core.verify()` makes one stable_token
- * call. A wrong AppID or AppSecret rejects here, before anything listens, with a one-line reason
- * naming WeChat's errcode, e.g. "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...".
- * verify() only rejects (it logs nothing): the caller reports it.
- */
-export async function verifiedCore(options: WxSessionOptions): Promise<WxSessionCore> {
-  const core = createWxSession(options);
-  await core.verify(); // rejects with the reason, e.g. "AppSecret rejected (40125): ..."
-  return core;
 }
 
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
