@@ -141,14 +141,28 @@ export function paymentApis(kit: MockKit, settings: MockPaymentSettings) {
     applied.push(op);
   }
 
-  function pay(ctx: KitRequest): KitAnswer {
-    const checked = check('/wxa/game/pay', ctx);
+  type Billed = Checked & { amount: number; billNo: string; payBillNo: string | undefined };
+
+  /**
+   * The checks of a call that moves coins: the shared ones, then `amount`, `bill_no` (and, for a
+   * refund, `pay_bill_no`) well-formed, then a `bill_no` not used before.
+   */
+  function billed(uri: string, ctx: KitRequest, refund = false): Billed | KitAnswer {
+    const checked = check(uri, ctx);
     if (!('purse' in checked)) return checked;
-    const { openid, zoneId, env, json, purse } = checked;
+    const { openid, zoneId, env, json } = checked;
     const amount = amountOf(json);
     const billNo = billOf(json, 'bill_no');
-    if (amount === undefined || billNo === undefined) return kit.errAnswer(90018);
+    const payBillNo = refund ? billOf(json, 'pay_bill_no') : undefined;
+    if (amount === undefined || billNo === undefined || (refund && payBillNo === undefined)) return kit.errAnswer(90018);
     if (bills.has(billKey(openid, zoneId, env, billNo))) return kit.errAnswer(90012);
+    return { ...checked, amount, billNo, payBillNo };
+  }
+
+  function pay(ctx: KitRequest): KitAnswer {
+    const call = billed('/wxa/game/pay', ctx);
+    if (!('purse' in call)) return call;
+    const { openid, zoneId, env, purse, amount, billNo } = call;
     if (total(purse) < amount) return kit.errAnswer(90013);
     // Present coins are spent first, as WeChat reports with used_present_amount.
     const usedPresent = Math.min(purse.present, amount);
@@ -160,14 +174,10 @@ export function paymentApis(kit: MockKit, settings: MockPaymentSettings) {
   }
 
   function cancelPay(ctx: KitRequest): KitAnswer {
-    const checked = check('/wxa/game/cancelpay', ctx);
-    if (!('purse' in checked)) return checked;
-    const { openid, zoneId, env, json, purse } = checked;
-    const amount = amountOf(json);
-    const billNo = billOf(json, 'bill_no');
-    const payBillNo = billOf(json, 'pay_bill_no');
-    if (amount === undefined || billNo === undefined || payBillNo === undefined) return kit.errAnswer(90018);
-    if (bills.has(billKey(openid, zoneId, env, billNo))) return kit.errAnswer(90012);
+    const call = billed('/wxa/game/cancelpay', ctx, true);
+    if (!('purse' in call)) return call;
+    const { openid, zoneId, env, purse, amount, billNo } = call;
+    const payBillNo = call.payBillNo!;
     const paid = bills.get(billKey(openid, zoneId, env, payBillNo));
     if (!paid || paid.kind !== 'pay' || amount !== paid.amount) return kit.errAnswer(90018);
     const payKey = billKey(openid, zoneId, env, payBillNo);
@@ -180,13 +190,9 @@ export function paymentApis(kit: MockKit, settings: MockPaymentSettings) {
   }
 
   function present(ctx: KitRequest): KitAnswer {
-    const checked = check('/wxa/game/present', ctx);
-    if (!('purse' in checked)) return checked;
-    const { openid, zoneId, env, json, purse } = checked;
-    const amount = amountOf(json);
-    const billNo = billOf(json, 'bill_no');
-    if (amount === undefined || billNo === undefined) return kit.errAnswer(90018);
-    if (bills.has(billKey(openid, zoneId, env, billNo))) return kit.errAnswer(90012);
+    const call = billed('/wxa/game/present', ctx);
+    if (!('purse' in call)) return call;
+    const { openid, zoneId, env, purse, amount, billNo } = call;
     purse.present += amount;
     purse.sumPresent += amount;
     record({ kind: 'present', openid, zoneId, env, billNo, amount });
