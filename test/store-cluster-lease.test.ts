@@ -11,7 +11,9 @@ describe('RedisStore on a real Redis Cluster: the lease of a subscription', func
   const kit = useClusterStores(this);
 
   it('after a stall longer than the lease, the cache is not served: ready() is false and reads go to Redis until the store has subscribed again', async () => {
-    const s = kit.store({ cache: { lease: 200 } });
+    // 500 ms: the most the harness's node timeout (1000 ms) allows, so a loaded machine's late
+    // heartbeat does not end the lease before the stall does.
+    const s = kit.store({ cache: { lease: 500 } });
     expect(await s.ready()).to.equal(true);
     const id = sampleId();
     const v1 = sampleRecord(60_000, { data: { v: 1 } });
@@ -24,7 +26,7 @@ describe('RedisStore on a real Redis Cluster: the lease of a subscription', func
     await kit.admin(master).set(`${PREFIX}${id}`, JSON.stringify(v2), 'PX', 60_000);
     expect(await s.get(id), 'served from the cache while the lease holds').to.deep.equal(v1);
 
-    const until = Date.now() + 400; // stalled: no heartbeat is sent, no answer is read
+    const until = Date.now() + 1200; // stalled: no heartbeat is sent, no answer is read
     while (Date.now() < until) {
       // spin
     }

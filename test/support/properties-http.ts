@@ -75,9 +75,17 @@ export async function expectHealthy(app: TestApp): Promise<void> {
 /** HTTP strips optional whitespace (SP, HTAB) around a field value, and only that (RFC 9110 §5.5). */
 export const ows = (value: string) => value.replace(/^[ \t]+|[ \t]+$/g, '');
 
-/** Header values as the server sees them: names lower-cased, optional whitespace stripped. */
-export function seenHeaders(req: Req): Map<string, string> {
-  return new Map(Object.entries(req.headers).map(([name, value]) => [name.toLowerCase(), ows(value)]));
+/** The methods fetch (undici) sends `Content-Length: 0` with when they carry no body. */
+const EXPECTS_PAYLOAD = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Header values as the server sees them: names lower-cased, optional whitespace stripped; sent
+ * through fetch, a POST, PUT or PATCH without a body also carries `Content-Length: 0`.
+ */
+export function seenHeaders(req: Req, via: 'fetch' | 'raw' = 'fetch'): Map<string, string> {
+  const seen = new Map(Object.entries(req.headers).map(([name, value]) => [name.toLowerCase(), ows(value)]));
+  if (via === 'fetch' && req.body === undefined && EXPECTS_PAYLOAD.has(req.method) && !seen.has('content-length')) seen.set('content-length', '0');
+  return seen;
 }
 
 /** The ways a client may send its token. */
