@@ -95,14 +95,14 @@ describe('soak: short run', function () {
 
 describe('soak: short run on a Redis Cluster, a master killed mid-run', function () {
   requireRedisCluster(this);
-  this.timeout(60_000);
+  this.timeout(90_000);
   this.slow(30_000);
 
   let report: SoakReport;
   const output: string[] = [];
 
   before(async function () {
-    this.timeout(60_000);
+    this.timeout(90_000); // a request may rightly take up to REQUEST_TIMEOUT_MS (soak/config.ts)
     // Kill at 2 s; the failover takes ~2.5 s (node timeout 1 s), the 503 window closes 1.5 s later,
     // the node is restarted 1.5 s after that (every request overlapping the window has been
     // answered by then: the store's timeout is 1 s) and rejoins within a second: the last seconds
