@@ -4,7 +4,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
-  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveBeforeEnd, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 
@@ -56,26 +56,6 @@ function authenticated(req: Request): boolean {
   return req.wxSession !== undefined || req.wxSessionError !== undefined;
 }
 
-/** Delays `res.end` until changed `session.data` is saved; a failed save answers 503 if it still can. */
-function saveBeforeEnd(res: Response, session: WxSession): void {
-  const end = res.end as (...args: unknown[]) => Response;
-  res.end = function endAfterSave(this: Response, ...args: unknown[]) {
-    const saving = session.saveChanges();
-    if (!saving) return end.apply(this, args);
-    saving.then(
-      () => end.apply(this, args),
-      (error: unknown) => {
-        if (res.headersSent) return end.apply(this, args);
-        for (const name of res.getHeaderNames()) res.removeHeader(name);
-        const reply = saveFailureReply(error);
-        res.status(reply.status).set({ ...reply.headers, 'Content-Type': 'application/json; charset=utf-8' });
-        return end.call(this, JSON.stringify(reply.body));
-      },
-    );
-    return this;
-  } as Response['end'];
-}
-
 export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionMiddleware {
   const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
   const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
@@ -93,7 +73,7 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
       const session = result.session;
       req.wxSession = session;
       if (result.token) res.set(reissuedHeaders(result.token));
-      session.onDataUse(() => saveBeforeEnd(res, session));
+      session.onDataUse(saveBeforeEnd, res);
     } else {
       req.wxSessionError = result.code;
       rememberFailure(req, result);

@@ -2,7 +2,7 @@
 // The answers themselves (statuses, headers, bodies) are built in src/http.ts and src/http-web.ts.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, MiddlewareHandler, Next } from 'hono';
-import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
@@ -80,19 +80,10 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
   const login: MiddlewareHandler = async (c) => toResponse(await handleWebLogin(core, c.req.raw, bodyTimeout));
   const logout: MiddlewareHandler = async (c) => toResponse(await handleLogout(core, headersOf(c)));
 
-  const authenticate: MiddlewareHandler = async (c: Context, next: Next) => {
-    if (authenticated(c)) return next();
-    const pending = authenticateHeaders(core, headersOf(c));
-    const result = pending instanceof Promise ? await pending : pending;
-    if (!result.session) {
-      c.set('wxSessionError', result.code);
-      rememberFailure(c.req.raw, result);
-      return next();
-    }
-    const session = result.session;
-    c.set('wxSession', session);
+  /** With a session, the route runs first: then the re-issued token and the save of `data`. */
+  const withSession = async (c: Context, next: Next, session: WxSession, token: string | undefined) => {
     await next();
-    if (result.token) addHeaders(c, reissuedHeaders(result.token));
+    if (token) addHeaders(c, reissuedHeaders(token));
     const saving = session.saveChanges();
     if (!saving) return;
     try {
@@ -101,11 +92,27 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
       replace(c, saveFailureReply(error));
     }
   };
+  const proceed = (c: Context, next: Next, result: AuthResult) => {
+    if (result.session) {
+      c.set('wxSession', result.session);
+      return withSession(c, next, result.session, result.token);
+    }
+    c.set('wxSessionError', result.code);
+    rememberFailure(c.req.raw, result);
+    return next();
+  };
+  // Not async: a request without a session (or a store that answers at once) waits on nothing of ours.
+  const authenticate: MiddlewareHandler = (c: Context, next: Next) => {
+    if (authenticated(c)) return next();
+    const result = authenticateHeaders(core, headersOf(c));
+    return result instanceof Promise ? result.then((settled) => proceed(c, next, settled)) : proceed(c, next, result);
+  };
 
-  const demand = async (c: Context, next: Next) => {
+  const demand = (c: Context, next: Next): Promise<void> => {
     if (c.get('wxSession')) return next();
     // Set, not returned: `required` may run inside `authenticate`, which returns nothing.
     replace(c, failureReply(c.req.raw, c.get('wxSessionError'), tokenFrom(headersOf(c))));
+    return Promise.resolve();
   };
   const required: MiddlewareHandler = (c, next) => (authenticated(c) ? demand(c, next) : authenticate(c, () => demand(c, next)));
 

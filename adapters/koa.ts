@@ -1,9 +1,9 @@
 // wx-session/koa: translates Koa contexts to the core and back. The answers themselves
 // (statuses, headers, bodies) are built in src/http.ts.
 import type { Context, Middleware, Next } from 'koa';
-import { createWxSession, isWxSessionCore, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
 import {
-  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, replyFor, tokenFrom,
+  adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveBeforeEnd, tokenFrom,
   type AdapterOptions, type Reply,
 } from '../src/http.js';
 import { WxSessionError } from '../src/errors.js';
@@ -46,6 +46,19 @@ function authenticated(ctx: Context): boolean {
   return ctx.state.wxSession !== undefined || ctx.state.wxSessionError !== undefined;
 }
 
+/** Sets what authentication found on `ctx.state`. */
+function attach(ctx: Context, result: AuthResult): void {
+  if (!result.session) {
+    ctx.state.wxSessionError = result.code;
+    rememberFailure(ctx.req, result);
+    return;
+  }
+  const session = result.session;
+  ctx.state.wxSession = session;
+  if (result.token) ctx.set(reissuedHeaders(result.token));
+  session.onDataUse(saveBeforeEnd, ctx.res);
+}
+
 function send(ctx: Context, reply: Reply): void {
   ctx.status = reply.status;
   ctx.set(reply.headers);
@@ -65,26 +78,19 @@ export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, optio
     send(ctx, await handleLogout(core, ctx.headers));
   };
 
-  const authenticate: Middleware = async (ctx: Context, next: Next) => {
+  // Not async: a request waits on nothing of ours unless the store does. A route that touches
+  // `session.data` arms the save before Koa's answer goes out (saveBeforeEnd on ctx.res).
+  const authenticate: Middleware = (ctx: Context, next: Next) => {
     if (authenticated(ctx)) return next();
-    const pending = authenticateHeaders(core, ctx.headers);
-    const result = pending instanceof Promise ? await pending : pending;
-    if (!result.session) {
-      ctx.state.wxSessionError = result.code;
-      rememberFailure(ctx.req, result);
-      return next();
+    const result = authenticateHeaders(core, ctx.headers);
+    if (result instanceof Promise) {
+      return result.then((settled) => {
+        attach(ctx, settled);
+        return next();
+      });
     }
-    const session = result.session;
-    ctx.state.wxSession = session;
-    if (result.token) ctx.set(reissuedHeaders(result.token));
-    await next();
-    const saving = session.saveChanges();
-    if (!saving) return;
-    try {
-      await saving;
-    } catch (error) {
-      send(ctx, replyFor(error));
-    }
+    attach(ctx, result);
+    return next();
   };
 
   const demand = (ctx: Context, next: Next) => {

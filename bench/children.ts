@@ -60,7 +60,7 @@ export interface ServerHandle {
   body?: string;
 }
 
-/** What the servers need to reach: the mock WeChat and, for the RedisStore variant, Redis. */
+/** What the servers need to reach: the mock WeChat and, for the RedisStore variants, Redis. */
 export interface Upstreams {
   mock: MockWeChat;
   redisUrl?: string;
@@ -107,9 +107,9 @@ export interface BenchRedis {
   version: string;
 }
 
-/** A private redis-server, or why there is none (the RedisStore variant is then skipped). */
+/** A private redis-server, or why there is none (the RedisStore variants are then skipped). */
 export async function startRedis(): Promise<BenchRedis | { missing: string }> {
-  if (!hasRedisServer) return { missing: 'redis-server is not installed (apt-get install redis-server): the RedisStore variant is skipped' };
+  if (!hasRedisServer) return { missing: 'redis-server is not installed (apt-get install redis-server): the RedisStore variants (wx-*-redis) are skipped' };
   const redis = await startControlledRedis();
   const info = await redis.client().info('server');
   const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? 'unknown';

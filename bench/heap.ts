@@ -1,22 +1,25 @@
 // Heap bytes per session in MemoryStore: `node --expose-gc --import tsx bench/heap.ts`.
 //
-// Logging in 100k times through the mock would take minutes, so the records are built exactly as
-// src/core.ts `login` builds them (same fields, same order, the same string lengths: openid 28
-// characters, session_key 24 base64 characters, unionid 28 characters on half of them, a fresh
-// `data: {}`, three epoch-ms numbers) and stored with `store.set(id, record, ttlMs)` under
+// Logging in 100k times through the mock would take minutes, so the records are built by the
+// function src/core.ts `login` builds them with (`newRecord`, src/records.ts), with the same string lengths: openid 28
+// characters, session_key 24 base64 characters, unionid 28 characters on half of them, the shared
+// empty `data`, three epoch-ms numbers) and stored with `store.set(id, record, ttlMs)` under
 // 43-character base64url ids from the same `newSessionId`. The heap is measured after full GCs
 // before the store exists and after it holds every session, so the store's own structures
 // (lru-cache's key/value lists, its TTL typed arrays) count towards the per-session figure.
 //
-// The core's verified-token LRU (`#verified`, tokens whose signature already checked) is separate
-// and bounded at 10,000 entries whatever the number of sessions; it is measured on its own.
+// The core's verified tokens (`#verified`, a RecentMap of tokens whose signature already checked)
+// are separate and bounded at VERIFIED_TOKENS entries whatever the number of sessions; measured
+// on their own, as the core fills them: a flat header string, the id and secret index it carries.
 //
 // Env: HEAP_SESSIONS (default 100000). Prints a table, then one line `RESULT {json}`.
 import { randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { MemoryStore, type SessionRecord } from '../src/index.js';
-import { newSessionId, signToken } from '../src/token.js';
+import { newSessionId, signToken, verifyToken } from '../src/token.js';
+import { VERIFIED_TOKENS } from '../src/core.js';
+import { RecentMap } from '../src/recent-map.js';
 import { Sealer, sessionKeyContext } from '../src/seal.js';
+import { newRecord } from '../src/records.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -54,18 +57,7 @@ function record(id: string, withUnionid: boolean): SessionRecord {
   const wechat = JSON.parse(
     JSON.stringify({ openid: openidLike(), session_key: randomBytes(16).toString('base64'), ...(withUnionid ? { unionid: openidLike() } : {}) }),
   ) as { openid: string; session_key: string; unionid?: string };
-  const now = Date.now();
-  const rec: SessionRecord = {
-    appId: APP_ID,
-    openid: wechat.openid,
-    sessionKey: sealer.seal(wechat.session_key, sessionKeyContext(APP_ID, id)),
-    data: {},
-    createdAt: now,
-    expiresAt: now + TTL_MS,
-    keyCheckedAt: now,
-  };
-  if (wechat.unionid !== undefined) rec.unionid = wechat.unionid;
-  return rec;
+  return newRecord({ appId: APP_ID, openid: wechat.openid, unionid: wechat.unionid, sealedKey: sealer.seal(wechat.session_key, sessionKeyContext(APP_ID, id)), now: Date.now(), ttlMs: TTL_MS });
 }
 
 async function measureStore(): Promise<{ perSession: number; perSessionWithBuffers: number; heapDelta: number; buffersDelta: number; size: number }> {
@@ -85,16 +77,17 @@ async function measureStore(): Promise<{ perSession: number; perSessionWithBuffe
 }
 
 function measureVerifiedLru(): { perEntry: number; total: number; entries: number } {
-  const entries = 10_000; // src/core.ts: new LRUCache({ max: 10_000 })
+  const entries = VERIFIED_TOKENS;
   const before = settle();
-  const lru = new LRUCache<string, { id: string; index: number }>({ max: entries });
+  const verified = new RecentMap<string, { id: string; index: number }>(entries);
   for (let i = 0; i < entries; i++) {
-    const id = newSessionId();
-    lru.set(signToken(id, SECRET), { id, index: 0 });
+    // A token as a request's header brings it: one flat string, parsed from the socket's bytes.
+    const token = Buffer.from(signToken(newSessionId(), SECRET), 'latin1').toString('latin1');
+    verified.set(token, verifyToken(token, [SECRET])!);
   }
   const after = settle();
   const total = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);
-  if (lru.size !== entries) throw new Error('verified LRU not full');
+  if (verified.size !== entries) throw new Error('verified-token map not full');
   return { perEntry: total / entries, total, entries };
 }
 

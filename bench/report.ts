@@ -6,8 +6,8 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import type { HeapResult } from './heap.js';
 import type { Sample } from './measure.js';
-import { CONNECTIONS, DURATION, PIPELINING, PROFILE_DURATION, RESULTS_FILE, ROUNDS, root, WARMUP, type VariantSpec } from './settings.js';
-import { fmt, type Comparison, type VariantSummary, type Verdict } from './stats.js';
+import { CONNECTIONS, DURATION, HEAP_SESSION_TARGET, HEAP_VERIFIED_TARGET, PIPELINING, PROFILE_DURATION, RESULTS_FILE, ROUNDS, root, WARMUP, type VariantSpec } from './settings.js';
+import { fmt, signedUs, type Comparison, type VariantSummary, type Verdict } from './stats.js';
 import type { UpstreamResult } from './upstream.js';
 
 export interface Results {
@@ -59,14 +59,41 @@ function machineSection(r: Results): string[] {
     `| node | ${process.version} |`,
     `| load average at start (1/5/15 min) | ${r.loadAvgAtStart.map((l) => l.toFixed(2)).join(' / ')} |`,
     `| settings | ${ROUNDS} rounds x ${DURATION} s per variant (warmup ${WARMUP} s once), ${CONNECTIONS} connections, pipelining ${PIPELINING}; rounds interleaved, order rotated each round |`,
-    `| versions | express ${versionOf('express')}, koa ${versionOf('koa')}, @koa/router ${versionOf('@koa/router')}, express-session ${versionOf('express-session')}, koa-session ${versionOf('koa-session')}, fastify ${versionOf('fastify')}, hono ${versionOf('hono')}, @hono/node-server ${versionOf('@hono/node-server')}, lru-cache ${versionOf('lru-cache')}, ioredis ${versionOf('ioredis')}, redis-server ${r.redisVersion}, autocannon ${versionOf('autocannon')} |`,
+    `| versions | express ${versionOf('express')}, koa ${versionOf('koa')}, express-session ${versionOf('express-session')}, koa-session ${versionOf('koa-session')}, fastify ${versionOf('fastify')}, hono ${versionOf('hono')}, @hono/node-server ${versionOf('@hono/node-server')}, lru-cache ${versionOf('lru-cache')}, ioredis ${versionOf('ioredis')}, redis-server ${r.redisVersion}, autocannon ${versionOf('autocannon')} |`,
     '',
   ];
 }
 
+const targetCell = (r: Results, v: VariantSummary, missed: string) =>
+  v.spec.target !== undefined ? `>= ${v.spec.target.toFixed(2)} ${verdictOf(r, v)?.met ? 'met' : missed}` : '';
+const alsoCell = (v: VariantSummary, digits: number) => v.also.map((a) => `${a.vs} ${a.r.median.toFixed(digits)}`).join(', ');
+
 function throughputRow(r: Results, v: VariantSummary): string {
-  const verdict = verdictOf(r, v);
-  return `| ${v.spec.name} | ${fmt(v.rps.median)} | ${fmt(v.rps.min)}–${fmt(v.rps.max)} | ${v.p50} / ${v.p99} | ${v.serverCpu?.toFixed(2) ?? '?'} | ${v.loadCpu?.toFixed(2) ?? '?'} | ${v.otherCpu?.toFixed(2) ?? '?'} | ${v.cpuUsPerReq?.toFixed(1) ?? '?'} | ${v.maxRss ? (v.maxRss / 1048576).toFixed(0) : '?'} | ${v.spec.baseline ?? '—'} | ${v.ratio ? v.ratio.median.toFixed(3) : '—'} | ${v.ratio ? `${v.ratio.min.toFixed(3)}–${v.ratio.max.toFixed(3)}` : '—'} | ${v.cpuRatio ? v.cpuRatio.median.toFixed(3) : '—'} | ${v.spec.target !== undefined ? `>= ${v.spec.target.toFixed(2)} ${verdict?.met ? 'met' : '**MISSED**'}` : '—'} |`;
+  return `| ${v.spec.name} | ${fmt(v.rps.median)} | ${fmt(v.rps.min)}–${fmt(v.rps.max)} | ${v.p50} / ${v.p99} | ${v.serverCpu?.toFixed(2) ?? '?'} | ${v.loadCpu?.toFixed(2) ?? '?'} | ${v.otherCpu?.toFixed(2) ?? '?'} | ${v.cpuUsPerReq?.toFixed(1) ?? '?'} | ${v.maxRss ? (v.maxRss / 1048576).toFixed(0) : '?'} | ${v.spec.baseline ?? '—'} | ${v.ratio ? v.ratio.median.toFixed(3) : '—'} | ${v.ratio ? `${v.ratio.min.toFixed(3)}–${v.ratio.max.toFixed(3)}` : '—'} | ${v.cpuRatio ? v.cpuRatio.median.toFixed(3) : '—'} | ${v.cpuOver ? signedUs(v.cpuOver.median) : '—'} | ${alsoCell(v, 3) || '—'} | ${targetCell(r, v, '**MISSED**') || '—'} |`;
+}
+
+/** wx-session against its framework's floor: the ratios, the CPU cost, and the ratio to the bare app. */
+function floorSection(r: Results): string[] {
+  const rows = r.perVariant.filter((v) => v.spec.baseline?.startsWith('floor-') && v.ratio);
+  if (!rows.length) return [];
+  const range = (x: { min: number; max: number }, digits: number) => `${x.min.toFixed(digits)}–${x.max.toFixed(digits)}`;
+  const md = [
+    '### wx-session against the floor',
+    '',
+    "Each framework's floor is its bare app plus one middleware doing only what any header-token session must: the `x-wx-session` token looked up in a `Map`, 401 without it, the entry handed to the route. " +
+      "So the ratio to the floor is what wx-session's own work costs in throughput, and the CPU µs per request over the floor is that work's server CPU: per round, the variant's µs/req minus the floor's, then the median and min–max across rounds. The ratio to bare is to the app with no session check at all.",
+    '',
+    '| variant | ratio to floor | min–max | CPU-cost ratio to floor | CPU µs/req over floor | min–max | ratio to bare | min–max | target |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const v of rows) {
+    const bare = v.also[0];
+    md.push(
+      `| ${v.spec.name} | ${v.ratio!.median.toFixed(3)} | ${range(v.ratio!, 3)} | ${v.cpuRatio?.median.toFixed(3) ?? '—'} | ${v.cpuOver ? signedUs(v.cpuOver.median) : '—'} | ${v.cpuOver ? `${signedUs(v.cpuOver.min)} to ${signedUs(v.cpuOver.max)}` : '—'} | ${bare ? bare.r.median.toFixed(3) : '—'} | ${bare ? range(bare.r, 3) : '—'} | ${targetCell(r, v, '**MISSED**') || '—'} |`,
+    );
+  }
+  md.push('');
+  return md;
 }
 
 function throughputSection(r: Results): string[] {
@@ -79,12 +106,14 @@ function throughputSection(r: Results): string[] {
       'a server near 1.00 means the run was bound by the server, as it should be), and the server\'s CPU time (user + system, all threads) per answer. ' +
       '"other CPU" is the cores used meanwhile by processes of this machine that are not the bench\'s (from /proc/stat, clamped at 0): above ~0.2 the run was disturbed; contention from outside the VM (other tenants of the host) does not show there, only in the spread. ' +
       'Server RSS is the largest resident size seen after a run. ' +
-      'The CPU-cost ratio is the baseline\'s CPU per answer over the variant\'s, per round: what the throughput ratio would be were both purely CPU-bound; it is much less sensitive to other load on the machine.',
+      'The CPU-cost ratio is the baseline\'s CPU per answer over the variant\'s, per round: what the throughput ratio would be were both purely CPU-bound; it is much less sensitive to other load on the machine. ' +
+      '"+µs/req" is the server CPU per answer over the baseline\'s (per-round difference, median). "also" gives the median per-round ratio to other variants, without a target (a wx-session variant\'s bare app).',
     '',
-    '| variant | req/s median | req/s min–max | p50 / p99 ms | server CPU | load CPU | other CPU | server CPU µs/req | server RSS MiB | vs | ratio median | ratio min–max | CPU-cost ratio | target |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|',
+    '| variant | req/s median | req/s min–max | p50 / p99 ms | server CPU | load CPU | other CPU | server CPU µs/req | server RSS MiB | vs | ratio median | ratio min–max | CPU-cost ratio | +µs/req | also | target |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|',
     ...r.perVariant.map((v) => throughputRow(r, v)),
     '',
+    ...floorSection(r),
   ];
   if (r.comparisons.length) {
     md.push('wx-session beside the classic session middlewares (same per-round ratio):', '');
@@ -110,7 +139,9 @@ function methodSection(r: Results): string[] {
     `- Every server is its own child process (\`bench/server.ts\`, NODE_ENV=production) loading wx-session as tsc compiled it (\`tsconfig.build.json\` into bench/.tmp/lib), as users run it; autocannon runs in another child (\`bench/load.ts\`); the mock WeChat runs in the orchestrator. 2 cores: the server and autocannon each get about one.`,
     `- GET /me answers the same ${r.sampleBody ? `${r.sampleBody.length}-byte ` : ''}JSON in every variant (\`${r.sampleBody ?? '{"openid":"…"}'}\`).`,
     '- wx-session variants: one session, created by one login against the mock before the load; every request carries its token in `X-WX-Session`. **checkSessionKey is `false` in the throughput variants**, so the hot loop makes no upstream call (see "Upstream calls" for what the check costs).',
-    '- wx-express-redis: RedisStore with its default in-process cache (max 10,000, ttl 10 s, kept coherent by pub/sub); with one hot session nearly every read is a cache hit and Redis is read about once per 10 s. It measures the store as configured by default, not a Redis round trip per request.',
+    '- Floor variants: one token of wx-session\'s shape (43 random base64url characters, a dot, 43 more) put in the floor\'s Map before the load; every request carries it in `X-WX-Session`, a header of the same size. The floor reads it from Node\'s own header object, as the adapters do.',
+    '- Koa: no router in any Koa variant; each app compares method and path itself.',
+    '- wx-*-redis: RedisStore with its default in-process cache (max 10,000, ttl 10 s, kept coherent by pub/sub); with one hot session nearly every read is a cache hit and Redis is read about once per 10 s. It measures the store as configured by default, not a Redis round trip per request.',
     '- express-session and koa-session: the session is created by a login route before the load; requests carry the cookie. express-session re-saves nothing (resave: false) but touches its store on each request; koa-session decodes and verifies its signed cookie.',
     '- Login: each request carries a fresh code issued by the mock beforehand; wx-login makes the code2Session call, creates a session in a MemoryStore and signs a token; bare-login makes the same code2Session call with fetch and answers WeChat\'s JSON (less session_key). Both have express.json() in front. The mock serving both shares the 2 cores with them (the same for both variants).',
     '',
@@ -119,16 +150,16 @@ function methodSection(r: Results): string[] {
 
 function heapSection({ heap }: Results): string[] {
   return [
-    '## Heap per session (MemoryStore)',
+    '## Heap per session (MemoryStore) and per verified token',
     '',
-    `${fmt(heap.sessions)} sessions stored through \`MemoryStore.set\`, records built as \`core.login\` builds them (openid 28 chars, session_key 24, unionid on half, \`data: {}\`, three timestamps, 43-char ids); heap measured after full GCs before the store existed and after (\`node --expose-gc --import tsx bench/heap.ts\`).`,
+    `${fmt(heap.sessions)} sessions stored through \`MemoryStore.set\`, records built as \`core.login\` builds them (openid 28 chars, session_key 24, unionid on half, \`data: {}\`, three timestamps, 43-char ids); heap measured after full GCs before the store existed and after (\`node --expose-gc --import tsx bench/heap.ts\`). Targets: at most ${HEAP_SESSION_TARGET} B per session, and at most ${HEAP_VERIFIED_TARGET} B per entry of the core's verified-token LRU (see "Targets").`,
     '',
     '| | bytes |',
     '|---|---:|',
     `| per session, total | **${heap.bytesPerSession}** |`,
     `| of which JS heap (heapUsed) | ${heap.heapUsedPerSession} |`,
     `| of which lru-cache typed arrays (arrayBuffers) | ${heap.arrayBuffersPerSession} |`,
-    `| core's verified-token LRU, per entry (separate; bounded at ${fmt(heap.verifiedLru.entries)} entries = ${fmt(heap.verifiedLru.totalBytes / 1048576, 2)} MiB at most, whatever the session count) | ${heap.verifiedLru.bytesPerEntry} |`,
+    `| core's verified-token LRU, per entry (separate; bounded at ${fmt(heap.verifiedLru.entries)} entries = ${fmt(heap.verifiedLru.totalBytes / 1048576, 2)} MiB at most, whatever the session count) | **${heap.verifiedLru.bytesPerEntry}** |`,
     '',
   ];
 }
@@ -195,19 +226,27 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 
 function consoleRow(r: Results, v: VariantSummary): string {
-  const verdict = verdictOf(r, v);
-  return `${pad(v.spec.name, 19)} ${lpad(fmt(v.rps.median), 8)} ${lpad(`${fmt(v.rps.min)}–${fmt(v.rps.max)}`, 15)} ${lpad(String(v.p99), 6)} ${lpad(v.serverCpu?.toFixed(2) ?? '?', 6)} ${lpad(v.otherCpu?.toFixed(2) ?? '?', 5)} ${lpad(v.cpuUsPerReq?.toFixed(1) ?? '?', 6)}  ${pad(v.spec.baseline ?? '', 13)} ${lpad(v.ratio ? v.ratio.median.toFixed(3) : '', 6)} ${lpad(v.ratio ? `${v.ratio.min.toFixed(2)}–${v.ratio.max.toFixed(2)}` : '', 12)} ${lpad(v.cpuRatio ? v.cpuRatio.median.toFixed(3) : '', 6)}  ${v.spec.target !== undefined ? `>=${v.spec.target.toFixed(2)} ${verdict?.met ? 'met' : 'MISSED'}` : ''}`;
+  return `${pad(v.spec.name, 19)} ${lpad(fmt(v.rps.median), 8)} ${lpad(`${fmt(v.rps.min)}–${fmt(v.rps.max)}`, 15)} ${lpad(String(v.p99), 6)} ${lpad(v.serverCpu?.toFixed(2) ?? '?', 6)} ${lpad(v.otherCpu?.toFixed(2) ?? '?', 5)} ${lpad(v.cpuUsPerReq?.toFixed(1) ?? '?', 6)}  ${pad(v.spec.baseline ?? '', 13)} ${lpad(v.ratio ? v.ratio.median.toFixed(3) : '', 6)} ${lpad(v.ratio ? `${v.ratio.min.toFixed(2)}–${v.ratio.max.toFixed(2)}` : '', 11)} ${lpad(v.cpuRatio ? v.cpuRatio.median.toFixed(3) : '', 6)} ${lpad(v.cpuOver ? signedUs(v.cpuOver.median) : '', 6)}  ${pad(alsoCell(v, 3), 18)}  ${targetCell(r, v, 'MISSED')}`;
+}
+
+/** The heap targets' line: each measured against its target. */
+function heapLine({ heap, verdicts }: Results): string {
+  const met = (what: string) => (verdicts.find((v) => v.what.startsWith(what))?.met ? 'met' : 'MISSED');
+  return (
+    `heap: ${heap.bytesPerSession} B/session in MemoryStore (target <= ${HEAP_SESSION_TARGET}) ${met('MemoryStore')}; ` +
+    `verified-token LRU ${heap.verifiedLru.bytesPerEntry} B/entry (target <= ${HEAP_VERIFIED_TARGET}, ${fmt(heap.verifiedLru.entries)} entries at most) ${met('verified-token')}`
+  );
 }
 
 export function printResults(r: Results): void {
-  const { heap } = r;
   console.log('');
   console.log(
-    `${pad('variant', 19)} ${lpad('req/s', 8)} ${lpad('min–max', 15)} ${lpad('p99 ms', 6)} ${lpad('srvCPU', 6)} ${lpad('other', 5)} ${lpad('µs/req', 6)}  ${pad('vs', 13)} ${lpad('ratio', 6)} ${lpad('min–max', 12)} ${lpad('cpu-r', 6)}  target`,
+    `${pad('variant', 19)} ${lpad('req/s', 8)} ${lpad('min–max', 15)} ${lpad('p99 ms', 6)} ${lpad('srvCPU', 6)} ${lpad('other', 5)} ${lpad('µs/req', 6)}  ${pad('vs', 13)} ${lpad('ratio', 6)} ${lpad('min–max', 11)} ${lpad('cpu-r', 6)} ${lpad('+µs', 6)}  ${pad('also', 18)}  target`,
   );
   for (const v of r.perVariant) console.log(consoleRow(r, v));
+  console.log('(vs: the baseline; ratio: per-round req/s ratio to it; cpu-r: CPU-cost ratio to it; +µs: server CPU µs/req over it; also: ratio to the bare app)');
   for (const c of r.comparisons) console.log(`${c.a} / ${c.b}: ${c.r.median.toFixed(3)} (${c.r.min.toFixed(3)}–${c.r.max.toFixed(3)})`);
-  console.log(`heap: ${heap.bytesPerSession} bytes/session in MemoryStore (target <= 1024) ${heap.bytesPerSession <= 1024 ? 'met' : 'MISSED'}; verified-token LRU ${heap.verifiedLru.bytesPerEntry} B/entry, bounded`);
+  console.log(heapLine(r));
   for (const s of r.upstream.scenarios) console.log(`upstream, ${s.scenario}: ${s.perTenThousand.checksession} checksession + ${s.perTenThousand.stableToken} stable_token per 10k requests`);
   for (const v of r.verdicts.filter((x) => !x.met)) console.log(`MISSED ${v.what}: ${v.note}`);
   for (const n of r.notes) console.log(`note: ${n}`);

@@ -3,11 +3,12 @@
 //   node --import tsx bench/run.ts
 //
 // The orchestrator (this process) hosts the mock WeChat, starts a private redis-server, one
-// server child per variant (bench/server.ts) and the load generator child (bench/load.ts,
-// autocannon); bench/children.ts starts them. Each round runs every variant once, in an order
-// rotated by one per round; the report gives medians across rounds with min/max, and the ratio of
-// each variant to its baseline computed per round (same round, neighbouring runs) and then its
-// median (bench/stats.ts). Then bench/heap.ts and bench/upstream.ts run as children. A table is
+// server child per variant (bench/server.ts, the apps in bench/apps-*.ts) and the load generator
+// child (bench/load.ts, autocannon); bench/children.ts starts them. Each round runs every variant
+// once, in an order rotated by one per round; the report gives medians across rounds with min/max,
+// and the ratio of each variant to its baseline (a wx-session variant's is its framework's floor)
+// and to the variants in its `also` computed per round (same round, neighbouring runs) and then
+// its median, with the server CPU per request over the baseline (bench/stats.ts). Then bench/heap.ts and bench/upstream.ts run as children. A table is
 // printed and written to bench/results.md (bench/report.ts). A missed target gets a CPU profile of
 // that variant (bench/profile.ts, see BENCH_PROFILE).
 //
@@ -116,7 +117,7 @@ async function setUp(notes: string[]): Promise<Setup> {
   return { specs, upstreams, rig: { mock, load, pool: new CodePool(mock), redisPid }, redisVersion };
 }
 
-/** Starts the servers two at a time (2 cores), then checks that the GET answers are alike. */
+/** Starts the servers two at a time (2 cores), then checks that the GET /me answers are the same bytes. */
 async function startServers({ specs, upstreams }: Setup, notes: string[]): Promise<{ servers: Map<string, ServerHandle>; sampleBody?: string }> {
   const servers = new Map<string, ServerHandle>();
   cleanups.push(() => Promise.all([...servers.values()].map((s) => s.child.stop())));
@@ -125,8 +126,11 @@ async function startServers({ specs, upstreams }: Setup, notes: string[]): Promi
     for (const server of batch) servers.set(server.spec.name, server);
   }
   const bodies = [...servers.values()].filter((s) => s.body !== undefined);
-  const sizes = new Set(bodies.map((s) => s.body!.length));
-  if (sizes.size > 1) notes.push(`GET /me answers differ in size: ${bodies.map((s) => `${s.spec.name} ${s.body!.length} B`).join(', ')}.`);
+  if (new Set(bodies.map((s) => s.body)).size > 1) {
+    const note = `GET /me answers differ: ${bodies.map((s) => `${s.spec.name} ${JSON.stringify(s.body)}`).join(', ')}.`;
+    notes.push(note);
+    console.warn(`  ! ${note}`);
+  }
   return { servers, sampleBody: bodies[0]?.body };
 }
 

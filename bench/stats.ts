@@ -1,9 +1,10 @@
 // From the runs to the numbers the report gives: medians and min–max across rounds, each variant's
-// ratio to its baseline taken per round (the two runs are neighbours in time) and then its median,
-// and the verdicts on the targets. fmt is how every count is printed.
+// ratio to its baseline (and to the variants in its `also`) taken per round (the runs are
+// neighbours in time) and then its median, the server CPU per request it costs over its baseline
+// (per round, then the median), and the verdicts on the targets. fmt is how every count is printed.
 import type { HeapResult } from './heap.js';
 import type { Sample } from './measure.js';
-import { COMPARISONS, type VariantSpec } from './settings.js';
+import { COMPARISONS, HEAP_SESSION_TARGET, HEAP_VERIFIED_TARGET, type VariantSpec } from './settings.js';
 
 export function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -29,22 +30,39 @@ function spread(values: number[]): Spread {
 const QUIET_OTHER_CPU = 0.2;
 const quiet = (s: Sample) => s.otherCpu !== undefined && s.otherCpu < QUIET_OTHER_CPU;
 
-/** Per-round ratios value(a)/value(b) over the rounds where both runs pass `keep`, then their spread and count. */
-function perRound(samples: Sample[], a: string, b: string, value: (s: Sample) => number | undefined, keep: (s: Sample) => boolean = () => true) {
-  const ratios: number[] = [];
-  for (const sa of samples.filter((s) => s.variant === a && keep(s) && value(s) !== undefined)) {
+const ratioOf = (x: number, y: number) => (y ? x / y : undefined);
+const always = () => true;
+
+/**
+ * Per round, combine(value(a), value(b)) (a ratio unless told) over the rounds where both runs
+ * pass `keep`, then their spread and count.
+ */
+function perRound(
+  samples: Sample[],
+  a: string,
+  b: string,
+  value: (s: Sample) => number | undefined,
+  { keep = always, combine = ratioOf }: { keep?: (s: Sample) => boolean; combine?: (x: number, y: number) => number | undefined } = {},
+) {
+  const out: number[] = [];
+  for (const sa of samples.filter((s) => s.variant === a && keep(s))) {
     const sb = samples.find((s) => s.variant === b && s.round === sa.round && keep(s));
-    const divisor = sb && value(sb);
-    if (divisor) ratios.push(value(sa)! / divisor);
+    const va = value(sa);
+    const vb = sb && value(sb);
+    const combined = va !== undefined && vb !== undefined ? combine(va, vb) : undefined;
+    if (combined !== undefined) out.push(combined);
   }
-  return ratios.length ? { ...spread(ratios), n: ratios.length } : undefined;
+  return out.length ? { ...spread(out), n: out.length } : undefined;
 }
 
 /** Per-round ratios a/b of req/s (both measured in the same round), then their spread. */
 export const pairedRatio = (samples: Sample[], a: string, b: string) => perRound(samples, a, b, (s) => s.rps);
 
 /** Like pairedRatio, over the rounds where neither run was disturbed by other load. */
-const quietRatio = (samples: Sample[], a: string, b: string) => perRound(samples, a, b, (s) => s.rps, quiet);
+const quietRatio = (samples: Sample[], a: string, b: string) => perRound(samples, a, b, (s) => s.rps, { keep: quiet });
+
+/** Per-round differences a − b of server CPU µs per request: what a costs over b, robust to a busy machine. */
+const pairedCpuOver = (samples: Sample[], a: string, b: string) => perRound(samples, a, b, (s) => s.cpuUsPerReq, { combine: (x, y) => x - y });
 
 /** Per-round CPU-cost ratios: b's server CPU per request over a's (what the throughput ratio would be if both were purely CPU-bound). */
 const pairedCpuRatio = (samples: Sample[], a: string, b: string) => perRound(samples, a, b, (s) => (s.cpuUsPerReq ? 1 / s.cpuUsPerReq : undefined));
@@ -83,6 +101,13 @@ export function summarize(spec: VariantSpec, samples: Sample[]) {
     otherCpu: medianOf((s) => s.otherCpu),
     maxRss: Math.max(0, ...mine.map((s) => s.serverRss ?? 0)),
     cpuRatio: spec.baseline ? pairedCpuRatio(samples, spec.name, spec.baseline) : undefined,
+    /** Server CPU µs per request over the baseline's: the median of the per-round differences. */
+    cpuOver: spec.baseline ? pairedCpuOver(samples, spec.name, spec.baseline) : undefined,
+    /** Per-round req/s ratios to the variants in spec.also that ran (no target). */
+    also: (spec.also ?? []).flatMap((vs) => {
+      const r = pairedRatio(samples, spec.name, vs);
+      return r ? [{ vs, r }] : [];
+    }),
     quiet: spec.baseline ? quietRatio(samples, spec.name, spec.baseline) : undefined,
     loadCpu: medianOf((s) => s.loadCpu),
     mockCpu: medianOf((s) => s.mockCpu),
@@ -103,13 +128,15 @@ export interface Verdict {
 
 /** A throughput target judged on the median of the per-round ratios; undefined without a target. */
 function throughputVerdict(v: VariantSummary): Verdict | undefined {
-  const { spec, ratio, cpuRatio, quiet } = v;
+  const { spec, ratio, cpuRatio, cpuOver, quiet } = v;
   if (spec.target === undefined || !ratio) return undefined;
   const met = ratio.median >= spec.target;
   const short = spec.target - ratio.median;
   const measured =
     `${ratio.median.toFixed(3)} (rounds ${ratio.min.toFixed(3)}–${ratio.max.toFixed(3)})` +
     (cpuRatio ? `; CPU-cost ratio ${cpuRatio.median.toFixed(3)}` : '') +
+    (cpuOver ? `; ${signedUs(cpuOver.median)} µs of server CPU per request over ${spec.baseline}` : '') +
+    v.also.map((a) => `; ratio to ${a.vs} ${a.r.median.toFixed(3)}`).join('') +
     (quiet ? `; undisturbed rounds only: ${quiet.median.toFixed(3)} (${quiet.n} of ${v.rounds})` : '; no undisturbed round');
   const outcome = met
     ? ratio.min < spec.target
@@ -123,18 +150,29 @@ function throughputVerdict(v: VariantSummary): Verdict | undefined {
   return { what: `${spec.name} / ${spec.baseline}`, target: `>= ${spec.target.toFixed(2)}`, measured, met, note: outcome + cpuDisagrees, variant: spec.name };
 }
 
-function heapVerdict(heap: HeapResult): Verdict {
-  const met = heap.bytesPerSession <= 1024;
+/** A signed count of µs, as the report prints a cost over a baseline. */
+export const signedUs = (n: number) => `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(1)}`;
+
+function bytesVerdict(what: string, bytes: number, target: number): Verdict {
+  const met = bytes <= target;
   return {
-    what: 'MemoryStore heap per session',
-    target: '<= 1024 B',
-    measured: `${heap.bytesPerSession} B`,
+    what,
+    target: `<= ${target} B`,
+    measured: `${bytes} B`,
     met,
-    note: met ? `${fmt(1024 - heap.bytesPerSession)} B to spare` : `MISSED by ${heap.bytesPerSession - 1024} B`,
+    note: met ? `${fmt(target - bytes)} B to spare` : `MISSED by ${bytes - target} B`,
   };
+}
+
+/** The heap targets: per MemoryStore session, and per entry of the core's verified-token LRU. */
+export function heapVerdicts(heap: HeapResult): Verdict[] {
+  return [
+    bytesVerdict('MemoryStore heap per session', heap.bytesPerSession, HEAP_SESSION_TARGET),
+    bytesVerdict(`verified-token LRU heap per entry (${fmt(heap.verifiedLru.entries)} entries at most)`, heap.verifiedLru.bytesPerEntry, HEAP_VERIFIED_TARGET),
+  ];
 }
 
 export function verdicts(perVariant: VariantSummary[], heap: HeapResult): Verdict[] {
   const throughput = perVariant.map(throughputVerdict).filter((v): v is Verdict => v !== undefined);
-  return [...throughput, heapVerdict(heap)];
+  return [...throughput, ...heapVerdicts(heap)];
 }

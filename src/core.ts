@@ -1,7 +1,6 @@
 // The framework-agnostic core: login(code), authenticate(token), logout(token), verify().
 // No req/res here; a bad or expired token is a result, not an exception. Keeping session_keys
 // fresh is key-freshness.ts; writes to existing sessions are records.ts.
-import { LRUCache } from 'lru-cache';
 import { decryptData } from './crypto.js';
 import { publishSession, reportUpstream, sessionChannelWanted, setupProblem, storeFailure, type SessionEvent } from './diagnostics.js';
 import type { AuthenticateOptions, AuthResult, LoginExtras, LoginResult, WxSessionCore } from './core-types.js';
@@ -9,7 +8,8 @@ import { ErrorCode, WxSessionError } from './errors.js';
 import { KeyFreshness } from './key-freshness.js';
 import { resolveOptions, type ResolvedOptions, type WxSessionOptions } from './options.js';
 import { PlayerCalls } from './player-calls.js';
-import { SessionRecords } from './records.js';
+import { RecentMap } from './recent-map.js';
+import { newRecord, SessionRecords } from './records.js';
 import { Sealer } from './seal.js';
 import { WxSession, type SessionHost } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
@@ -19,6 +19,9 @@ import { MAX_CODE_LENGTH, WeChatApi } from './wechat/api.js';
 import { sealedTokenCache } from './wechat/shared-token.js';
 import type { EncryptedDataCheck, PhoneNumber } from './wechat/player-apis.js';
 
+
+/** How many verified tokens the core remembers (bench/heap.ts measures what one costs). */
+export const VERIFIED_TOKENS = 10_000;
 
 /** A verified token: the session id it carries, and which secret signed it (above 0: re-issue). */
 interface Verified {
@@ -38,7 +41,7 @@ class Core implements WxSessionCore, SessionHost {
    * Tokens whose signature already verified, so a busy session costs one HMAC, not one per
    * request. Keyed by the whole token: a token differing in any character misses and is verified.
    */
-  readonly #verified = new LRUCache<string, Verified>({ max: 10_000 });
+  readonly #verified = new RecentMap<string, Verified>(VERIFIED_TOKENS);
 
   constructor(options: WxSessionOptions) {
     const resolved = resolveOptions(options);
@@ -101,16 +104,8 @@ class Core implements WxSessionCore, SessionHost {
       : undefined;
 
     const id = newSessionId();
-    const record: SessionRecord = {
-      appId,
-      openid: wechat.openid,
-      sessionKey: this.#records.seal(id, wechat.sessionKey),
-      data: {},
-      createdAt: now,
-      expiresAt: now + ttlMs,
-      keyCheckedAt: now,
-    };
-    if (wechat.unionid !== undefined) record.unionid = wechat.unionid;
+    const { openid, unionid } = wechat;
+    const record = newRecord({ appId, openid, unionid, sealedKey: this.#records.seal(id, wechat.sessionKey), now, ttlMs });
     if (userInfo !== undefined) record.userInfo = userInfo;
 
     try {

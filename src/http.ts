@@ -1,7 +1,8 @@
 // What every adapter shares: the wire protocol of DESIGN.md §4 as plain values. An adapter maps
 // its request to these inputs and writes the returned Reply back; nothing else. Node requests
 // here; Web `Request`s (Hono) in src/http-web.ts, over the same functions.
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { WxSession } from './session.js';
 import { ErrorCode, WxSessionError } from './errors.js';
 import type { AuthResult, WxSessionCore } from './core-types.js';
 import { isWellFormedToken } from './token.js';
@@ -164,6 +165,33 @@ export function replyFor(error: unknown, token?: string): Reply {
  */
 export function saveFailureReply(error: unknown): Reply {
   return errorReply(error instanceof WxSessionError ? error : new WxSessionError('WX_STORE_UNAVAILABLE'));
+}
+
+/**
+ * Holds back `res.end` until changed `session.data` is saved (DESIGN.md §3: saved before the
+ * answer is sent); a failed save answers 503 instead, if nothing was sent yet. For every adapter
+ * on a Node response: armed only when a route first touches `data` (WxSession.onDataUse), so a
+ * request that never does costs nothing, and the middleware need not wait for the route.
+ */
+export function saveBeforeEnd(session: WxSession, res: ServerResponse): void {
+  const end = res.end as (...args: unknown[]) => ServerResponse;
+  res.end = function endAfterSave(this: ServerResponse, ...args: unknown[]) {
+    const saving = session.saveChanges();
+    if (!saving) return end.apply(this, args);
+    saving.then(
+      () => end.apply(this, args),
+      (error: unknown) => {
+        if (res.headersSent) return end.apply(this, args);
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        const reply = saveFailureReply(error);
+        res.statusCode = reply.status;
+        for (const name in reply.headers) res.setHeader(name, reply.headers[name]!);
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        return end.call(this, JSON.stringify(reply.body));
+      },
+    );
+    return this;
+  } as ServerResponse['end'];
 }
 
 /**

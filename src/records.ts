@@ -8,6 +8,31 @@ import { sessionKeyContext, type Sealer } from './seal.js';
 import type { WxSession } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
 
+/** The data of a new session: shared, so frozen; WxSession.data copies it on first use. */
+const NO_DATA: Record<string, unknown> = Object.freeze({});
+
+/** What a new session's record is made of: WeChat's answer, its key already sealed. */
+export interface NewRecord {
+  appId: string;
+  openid: string;
+  unionid?: string | undefined;
+  sealedKey: string;
+  now: number;
+  ttlMs: number;
+}
+
+/**
+ * A new session's record. One literal per shape, so every field sits in the object itself (a
+ * field added later costs a property array of its own in every stored session), and `data`
+ * starts as one shared frozen empty object: a stored session costs what it holds.
+ */
+export function newRecord({ appId, openid, unionid, sealedKey: sessionKey, now, ttlMs }: NewRecord): SessionRecord {
+  const expiresAt = now + ttlMs;
+  return unionid === undefined
+    ? { appId, openid, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now }
+    : { appId, openid, unionid, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now };
+}
+
 export class SessionRecords {
   readonly #store: SessionStore;
   readonly #sealer: Sealer;

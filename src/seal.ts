@@ -25,11 +25,20 @@ function deriveKey(secret: string): SealingKey {
 }
 
 /** Seals with the first secret's key, opens with any secret's key (so rotation keeps records readable). */
+/**
+ * `text` as one flat string. Joined with `+` or a template, a string is a rope of pieces, each a
+ * heap object of its own; a stored session holds its sealed key for days, so it is kept in one.
+ */
+const flat = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
+
 export class Sealer {
   readonly #keys: readonly SealingKey[];
+  /** `wxs1.<id of the first secret's key>.`: what a value sealed under the current secret starts with. */
+  readonly #current: string;
 
   constructor(secrets: readonly string[]) {
     this.#keys = secrets.map(deriveKey);
+    this.#current = flat(`${VERSION}.${this.#keys[0]!.id}.`);
   }
 
   seal(plain: string, context: string): string {
@@ -38,7 +47,7 @@ export class Sealer {
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
-    return `${VERSION}.${id}.${body.toString('base64url')}`;
+    return flat(`${VERSION}.${id}.${body.toString('base64url')}`);
   }
 
   /** The plain text, or undefined when the value is not ours, was changed, or no secret in force sealed it. */
@@ -62,7 +71,7 @@ export class Sealer {
 
   /** True when `sealed` was sealed with the current (first) secret's key. */
   isCurrent(sealed: string): boolean {
-    return sealed.startsWith(`${VERSION}.${this.#keys[0]!.id}.`);
+    return sealed.startsWith(this.#current);
   }
 }
 

@@ -51,7 +51,8 @@ export class WxSession {
   #data: (WxSessionData & Record<string, unknown>) | undefined;
   #snapshot: string | undefined;
   #destroyed = false;
-  #onDataUse: (() => void) | undefined;
+  #onDataUse: ((session: WxSession, arg: never) => void) | undefined;
+  #onDataUseArg: unknown;
   #payments: WxSessionPayments | undefined;
 
   /** @internal Made by the core; route code receives it ready. */
@@ -102,17 +103,23 @@ export class WxSession {
 
   #dataUsed(): void {
     const hook = this.#onDataUse;
-    this.#onDataUse = undefined;
-    hook?.();
+    if (hook === undefined) return;
+    const arg = this.#onDataUseArg as never;
+    this.#onDataUse = this.#onDataUseArg = undefined;
+    hook(this, arg);
   }
 
   /**
-   * @internal Runs `hook` once, the first time `data` is read or assigned: an adapter arranges
-   * the save only then, so requests that never touch data pay nothing for it.
+   * @internal Runs `hook(session, arg)` once, the first time `data` is read or assigned: an
+   * adapter arranges the save only then, so requests that never touch data pay nothing for it.
+   * (A function and its argument rather than a closure: nothing is made per request.)
    */
-  onDataUse(hook: () => void): void {
-    if (this.#data !== undefined) hook();
-    else this.#onDataUse = hook;
+  onDataUse<T>(hook: (session: WxSession, arg: T) => void, arg: T): void {
+    if (this.#data !== undefined) hook(this, arg);
+    else {
+      this.#onDataUse = hook as (session: WxSession, arg: never) => void;
+      this.#onDataUseArg = arg;
+    }
   }
 
   /** The login-state signature of `body` under this session's key. */

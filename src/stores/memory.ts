@@ -24,12 +24,21 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
+/**
+ * The options of every read: given, so lru-cache does not make an empty object per call (it
+ * defaults the argument to `{}`), which the hot path would pay on every request.
+ */
+const GET: LRUCache.GetOptions<string, SessionRecord, unknown> = {};
+
 export class MemoryStore implements SessionStore {
   readonly #cache: LRUCache<string, SessionRecord>;
   readonly #max: number;
   readonly #now: () => number;
-  /** openid -> (id -> createdAt) of the records the cache holds (expired ones until purged). */
-  readonly #byUser = new Map<string, Map<string, number>>();
+  /**
+   * openid -> the ids of its records the cache holds (expired ones until purged): the one id
+   * itself while an account has one session, as most do, else a Set in the order they were indexed.
+   */
+  readonly #byUser = new Map<string, string | Set<string>>();
   #purgedAt = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -56,27 +65,33 @@ export class MemoryStore implements SessionStore {
   #index(id: string, record: SessionRecord): void {
     const openid = typeof record.openid === 'string' ? record.openid : undefined;
     if (openid === undefined) return;
-    let ids = this.#byUser.get(openid);
-    if (!ids) this.#byUser.set(openid, (ids = new Map()));
-    ids.set(id, Number(record.createdAt) || 0);
+    const ids = this.#byUser.get(openid);
+    if (ids === undefined) this.#byUser.set(openid, id);
+    else if (typeof ids !== 'string') ids.add(id);
+    else if (ids !== id) this.#byUser.set(openid, new Set([ids, id]));
   }
 
   #unindex(id: string, record: SessionRecord): void {
-    const ids = typeof record.openid === 'string' ? this.#byUser.get(record.openid) : undefined;
-    if (!ids) return;
+    const openid = record.openid;
+    const ids = typeof openid === 'string' ? this.#byUser.get(openid) : undefined;
+    if (ids === undefined) return;
+    if (typeof ids === 'string') {
+      if (ids === id) this.#byUser.delete(openid);
+      return;
+    }
     ids.delete(id);
-    if (ids.size === 0) this.#byUser.delete(record.openid);
+    if (ids.size === 1) this.#byUser.set(openid, ids.values().next().value!);
   }
 
   /** Live ids of `openid`, oldest first (by createdAt, then as indexed); expired ones are dropped. */
   #live(openid: string): string[] {
     const ids = this.#byUser.get(openid);
-    if (!ids) return [];
+    if (ids === undefined) return [];
     const now = this.#now();
     const live: Array<[string, number]> = [];
-    for (const [id, createdAt] of [...ids]) {
+    for (const id of typeof ids === 'string' ? [ids] : [...ids]) {
       const record = this.#cache.peek(id); // no recency change; undefined once expired
-      if (record && !(record.expiresAt <= now)) live.push([id, createdAt]);
+      if (record && !(record.expiresAt <= now)) live.push([id, Number(record.createdAt) || 0]);
       else this.#cache.delete(id); // expired: dispose unindexes it
     }
     // A stable sort: sessions created in the same millisecond stay in the order they were
@@ -86,11 +101,11 @@ export class MemoryStore implements SessionStore {
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
-    return this.#cache.get(id);
+    return this.#cache.get(id, GET);
   }
 
   peek(id: string): SessionRecord | null | undefined {
-    return this.#cache.get(id) ?? null;
+    return this.#cache.get(id, GET) ?? null;
   }
 
   #write(id: string, record: SessionRecord, ttlMs: number): void {
