@@ -9,12 +9,17 @@
 // device, so the session_key goes stale and the client repairs the session with X-WX-Code,
 // keeping its token; logout, and the refused token afterwards. It then keeps serving until Ctrl-C.
 //
+// The same server also serves the playground (examples/demo-playground.ts, the page in
+// examples/playground/): its address is the first line printed. In a browser, a game runs
+// wx-session/client against this server and the same mock, with buttons for each part of the
+// story and a live sequence diagram of every exchange.
+//
 // With WX_APPID, WX_APPSECRET and WX_SESSION_SECRET all set it serves the same example against
 // the real WeChat API instead (WX_API_BASE overrides the address) and skips the walk-through. It
 // checks the credentials with WeChat first: a wrong AppID or AppSecret exits 1 with WeChat's reason.
 //
 // Environment:
-//   PORT              where the example listens on 127.0.0.1 (default 3000; 0 picks a free port)
+//   PORT              where the example and the playground listen on 127.0.0.1 (default 3000; 0 picks a free port)
 //   DEMO_EXIT=1       stop right after the walk-through (or right after start-up, against WeChat)
 //   DEMO_MOCK_SECRET  the mock WeChat's appSecret (default: random)
 //
@@ -26,17 +31,23 @@
 // wx-session is imported by name, as a user's program does (inside this repository tsx maps the
 // name to src/ through tsconfig.json's paths).
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { WxSessionError, type WxSessionOptions } from 'wx-session';
+import { createWxSession, MemoryStore, WxSessionError, type WxSessionOptions } from 'wx-session';
 import { startMockWeChat } from 'wx-session/testing';
+import { createPlayground } from './demo-playground.js';
 import { runSteps } from './demo-runner.js';
 import { steps } from './demo-steps.js';
 import { createApp, optionsFromEnv, verifiedCore } from './express/server.js';
 
 /** A second player, for the code printed to try the server by hand. */
 const SECOND_OPENID = 'oDemoPlayer00000000000000002';
+/**
+ * How long the server waits for WeChat, in ms: shorter than the default 5 s so the playground's
+ * slow WeChat shows its 504 (and checksession failing open) without a long wait.
+ */
+const WECHAT_TIMEOUT_MS = 1500;
 
 /** A start-up problem worth one clear line, not a stack trace. */
 class DemoError extends Error {}
@@ -78,8 +89,8 @@ async function stop(exitCode: number): Promise<void> {
   setTimeout(() => process.exit(exitCode), 1000).unref();
 }
 
-async function start(app: ReturnType<typeof createApp>, port: number): Promise<string> {
-  const server = createServer(app);
+async function start(listener: RequestListener, port: number): Promise<string> {
+  const server = createServer(listener);
   running.push(() => closeServer(server));
   return listen(server, port);
 }
@@ -87,20 +98,33 @@ async function start(app: ReturnType<typeof createApp>, port: number): Promise<s
 async function demoWithMock(env: NodeJS.ProcessEnv, port: number): Promise<number | null> {
   const mock = await startMockWeChat(env.DEMO_MOCK_SECRET ? { appSecret: env.DEMO_MOCK_SECRET } : {});
   running.push(() => mock.close());
+  const secret = randomBytes(32).toString('base64url'); // a new one per run: old tokens die with the demo
   const options: WxSessionOptions = {
     appId: mock.appId,
     appSecret: mock.appSecret,
-    secret: randomBytes(32).toString('base64url'), // a new one per run: old tokens die with the demo
+    secret,
     apiBase: mock.url,
     // Check the session_key with WeChat on every request, so the walk-through shows the check
     // (and the stale key right after the rotation). Production keeps the default, 1800 s between
     // checks of one session: each check is a call to WeChat.
     checkSessionKey: { interval: 0 },
+    timeout: WECHAT_TIMEOUT_MS,
+    // Its own store, so the playground's signing-secret rotation can start a second core on it.
+    store: new MemoryStore(),
     logger: console,
   };
   // As the example's main() does: the credentials are checked with (the mock) WeChat first.
-  const baseUrl = await start(createApp(await verifiedCore(options)), port);
+  const playground = createPlayground({
+    mock,
+    secret,
+    app: createApp(await verifiedCore(options)),
+    appWithSecrets: (secrets) => createApp(createWxSession({ ...options, secret: secrets })),
+    timeoutMs: WECHAT_TIMEOUT_MS,
+  });
+  running.push(async () => playground.close());
+  const baseUrl = await start(playground.listener, port);
 
+  console.log(`Playground: http://localhost:${new URL(baseUrl).port}/  (open it in a browser: the login dance, drawn live)`);
   console.log('wx-session demo: the Express example with an embedded mock WeChat');
   console.log(`   mock WeChat   ${mock.url}   (appId ${mock.appId})`);
   console.log(`   game server   ${baseUrl}   (examples/express/server.ts)`);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { freeClusterPort, HOST, launchNode, Node, SLOTS, unhealthy, type ClusterNode, type RedisClusterOptions } from './cluster-nodes.js';
 import { startChild } from './process.js';
-import { requireProgram } from './redis.js';
+import { requireProgram } from './process.js';
 
 export type { ClusterNode, RedisClusterOptions } from './cluster-nodes.js';
 

@@ -3,6 +3,7 @@
 // SIGKILL after a grace period). Every child started here is SIGKILLed when this process exits;
 // where setpriv exists it also gets SIGKILL should this process die without running its exit hooks
 // (setpriv execs the program: same pid, so signals sent to the child still reach the program).
+// requireProgram skips (or under CI=true fails) a suite when a program it needs is not installed.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -216,4 +217,23 @@ class RunningChild implements Child {
  */
 function withoutCoverage(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return env.NODE_V8_COVERAGE === undefined && process.env.NODE_V8_COVERAGE === undefined ? env : { ...env, NODE_V8_COVERAGE: '' };
+}
+
+/**
+ * Call at the top of a describe() that needs a program of the system (redis-server, Chromium).
+ * Fails `suite` under CI=true when `installed` is false, else skips it loudly (`missing` names
+ * the programs, `packages` the Debian packages that install them).
+ */
+export function requireProgram(suite: Mocha.Suite, installed: boolean, missing: string, tests: string, packages: string): void {
+  if (installed) return;
+  if (process.env.CI === 'true') {
+    suite.beforeAll(() => {
+      throw new Error(`${missing} is not installed, and CI=true requires ${tests} to run (apt-get install ${packages})`);
+    });
+    return;
+  }
+  console.warn(`\n  !!! ${missing} not found: SKIPPING "${suite.title}" (apt-get install ${packages} to run it)\n`);
+  suite.beforeAll(function () {
+    this.skip();
+  });
 }

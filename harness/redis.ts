@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startChild, type Child } from './process.js';
+import { requireProgram, startChild, type Child } from './process.js';
 
 export const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -141,19 +141,4 @@ export async function startControlledRedis(options: ControlledRedisOptions = {})
  */
 export function requireRedis(suite: Mocha.Suite): void {
   requireProgram(suite, hasRedisServer, 'redis-server', 'the Redis tests', 'redis-server');
-}
-
-/** Fails `suite` under CI=true when `installed` is false, else skips it loudly (`missing` names the programs). */
-export function requireProgram(suite: Mocha.Suite, installed: boolean, missing: string, tests: string, packages: string): void {
-  if (installed) return;
-  if (process.env.CI === 'true') {
-    suite.beforeAll(() => {
-      throw new Error(`${missing} is not installed, and CI=true requires ${tests} to run (apt-get install ${packages})`);
-    });
-    return;
-  }
-  console.warn(`\n  !!! ${missing} not found: SKIPPING "${suite.title}" (apt-get install ${packages} to run it)\n`);
-  suite.beforeAll(function () {
-    this.skip();
-  });
 }

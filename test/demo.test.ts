@@ -83,6 +83,8 @@ describe('npm start (examples/demo.ts) with the embedded mock WeChat', function 
     const demo = startDemo({ PORT: '0', DEMO_EXIT: '1', DEMO_MOCK_SECRET: MOCK_SECRET });
     expect(await exitCode(demo), demo.stderr).to.equal(0);
     const out = demo.stdout;
+    // The first line names the playground page the same server serves (test/playground.test.ts opens it).
+    expect(out.split('\n')[0]).to.match(/^Playground: http:\/\/localhost:[1-9]\d*\/  \(open it in a browser/);
     expectWalkThrough(out);
     expect(out).to.include(`All ${steps.length} steps passed.`);
     expect(out).to.not.include('FAILED');

@@ -1,8 +1,10 @@
 // The links of README.md, SECURITY.md and docs/*.md: each relative one points at a file the
 // package ships (npm pack, with no build run: dist/ is never linked to) and, into a page, at a
-// heading that page has (GitHub's anchors).
+// heading that page has (GitHub's anchors). An image (`![alt](docs/playground.png)`) is for the
+// repository's pages and stays out of the package (npm does not show a packaged image): it
+// points at a file of the repository.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { expect } from 'chai';
 import { pages, ROOT } from '../scripts/snippets.js';
@@ -40,20 +42,25 @@ function anchors(markdown: string): Set<string> {
   return found;
 }
 
-/** The targets of the inline links of a page, code blocks and code spans left out. */
-function links(markdown: string): string[] {
+/** The targets of the inline links and images of a page, code blocks and code spans left out. */
+function links(markdown: string): Array<{ target: string; image: boolean }> {
   const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1\s*$/gm, '').replace(/`[^`\n]*`/g, '');
-  return [...prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((match) => match[1]!);
+  return [...prose.matchAll(/(!?)\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((match) => ({ target: match[2]!, image: match[1] === '!' }));
 }
 
 /** What is wrong with the relative links of one page. */
 function linkProblems(page: string, packed: Set<string>): string[] {
   const problems: string[] = [];
   if (!packed.has(page)) problems.push(`${page} is not in the package`);
-  for (const target of links(readFileSync(join(ROOT, page), 'utf8'))) {
+  for (const { target, image } of links(readFileSync(join(ROOT, page), 'utf8'))) {
     if (/^[a-z][a-z+.-]*:/i.test(target)) continue; // https:, mailto:
     const [path = '', anchor] = target.split('#');
     const file = path === '' ? page : posix.normalize(posix.join(posix.dirname(page), path)).replace(/\/$/, '');
+    if (image) {
+      if (!existsSync(join(ROOT, file))) problems.push(`${page}: image (${target}) -> ${file} is not in the repository`);
+      if (packed.has(file)) problems.push(`${page}: image (${target}) -> ${file} is in the package (leave it out in package.json "files")`);
+      continue;
+    }
     const inPackage = packed.has(file) || [...packed].some((packedFile) => packedFile.startsWith(`${file}/`));
     if (!inPackage) {
       problems.push(`${page}: (${target}) -> ${file} is not in the package`);
