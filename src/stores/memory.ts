@@ -83,16 +83,19 @@ export class MemoryStore implements SessionStore {
     if (ids.size === 1) this.#byUser.set(openid, ids.values().next().value!);
   }
 
-  /** Live ids of `openid`, oldest first (by createdAt, then as indexed); expired ones are dropped. */
-  #live(openid: string): string[] {
+  /**
+   * Live ids of `openid` (of app `appId` only, when given), oldest first (by createdAt, then as
+   * indexed); expired ones are dropped.
+   */
+  #live(openid: string, appId?: string): string[] {
     const ids = this.#byUser.get(openid);
     if (ids === undefined) return [];
     const now = this.#now();
     const live: Array<[string, number]> = [];
     for (const id of typeof ids === 'string' ? [ids] : [...ids]) {
       const record = this.#cache.peek(id); // no recency change; undefined once expired
-      if (record && !(record.expiresAt <= now)) live.push([id, Number(record.createdAt) || 0]);
-      else this.#cache.delete(id); // expired: dispose unindexes it
+      if (!record || record.expiresAt <= now) this.#cache.delete(id); // expired: dispose unindexes it
+      else if (appId === undefined || record.appId === appId) live.push([id, Number(record.createdAt) || 0]);
     }
     // A stable sort: sessions created in the same millisecond stay in the order they were
     // indexed, so the one a login just made is never taken for the oldest.
@@ -154,9 +157,9 @@ export class MemoryStore implements SessionStore {
     if (record) this.#write(id, { ...record, expiresAt: this.#now() + ttlMs }, ttlMs);
   }
 
-  async limitSessions(openid: string, max: number): Promise<number> {
+  async limitSessions(openid: string, max: number, appId?: string): Promise<number> {
     if (!Number.isInteger(max) || max < 0) throw new TypeError('wx-session: limitSessions max must be a whole number >= 0');
-    const live = this.#live(openid);
+    const live = this.#live(openid, appId);
     const excess = live.slice(0, Math.max(0, live.length - max));
     for (const id of excess) this.#cache.delete(id);
     return excess.length;
