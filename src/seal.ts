@@ -6,7 +6,8 @@
 //
 // The associated data binds a sealed value to where it belongs (a session id, an appId), so a
 // store writer cannot move one session's key into another record.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
+import { withRandomBytes } from './random-pool.js';
 
 const VERSION = 'wxs1';
 const IV_BYTES = 12;
@@ -43,10 +44,12 @@ export class Sealer {
 
   seal(plain: string, context: string): string {
     const { id, key } = this.#keys[0]!;
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(context, 'utf8'));
-    const body = Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    // A fresh IV from the random pool (copied into the cipher and the body before it is wiped).
+    const body = withRandomBytes(IV_BYTES, (iv) => {
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      cipher.setAAD(Buffer.from(context, 'utf8'));
+      return Buffer.concat([iv, cipher.update(plain, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    });
     return flat(`${VERSION}.${id}.${body.toString('base64url')}`);
   }
 

@@ -1,26 +1,15 @@
 // Session ids and the signed tokens that carry them: `<id>.<hmac>` via cookie-signature.
-import { randomFillSync } from 'node:crypto';
+import { withRandomBytes } from './random-pool.js';
 import signature from 'cookie-signature';
 
 const TOKEN_CHARS = /^[A-Za-z0-9._~+/=-]+$/;
 const MAX_TOKEN_LENGTH = 512;
 
 const ID_BYTES = 32;
-// Random bytes are drawn 4 KiB at a time, as crypto.randomUUID does: one CSPRNG call per 128 ids.
-const pool = Buffer.alloc(ID_BYTES * 128);
-let poolOffset = pool.length;
 
 /** 32 random bytes, base64url: 43 characters, never a '.'. */
 export function newSessionId(): string {
-  if (poolOffset === pool.length) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  const id = pool.toString('base64url', poolOffset, poolOffset + ID_BYTES);
-  // Each byte is used once: wipe it so the pool never holds an id already handed out.
-  pool.fill(0, poolOffset, poolOffset + ID_BYTES);
-  poolOffset += ID_BYTES;
-  return id;
+  return withRandomBytes(ID_BYTES, (bytes) => bytes.toString('base64url'));
 }
 
 /** Shape only: length, alphabet and the '.' before the signature (DESIGN.md §7). */

@@ -1,17 +1,23 @@
-// The default store: an in-process LRU with per-entry TTL. Bounded, so a flood of logins
-// evicts the least recently used sessions instead of exhausting memory; and an account that
+// The default store: an in-process map of sessions, bounded and with per-entry TTL. A flood of
+// logins evicts sessions not used lately instead of exhausting memory; and an account that
 // already holds sessions recycles its own oldest one when the store is full, so one account's
 // flood never pushes out another user's session.
 //
-// An index openid -> ids (kept by the LRU's dispose hook, so it follows every delete, eviction
-// and expiry) gives the per-user cap (`limitSessions`).
-import { LRUCache } from 'lru-cache';
+// Eviction is CLOCK, the second-chance approximation of least-recently-used: a read marks its
+// entry used; to make room the hand goes through the entries oldest first, sending a used one to
+// the back (unmarked) and evicting the first one not used since the hand last passed. So a read
+// on the hot path is one Map lookup, one clock read and one flag written: no recency list to
+// maintain, no timer (a cache with TTLs that reads a cached clock keeps a timer going every
+// millisecond under load, which wakes the event loop more than the requests do).
+//
+// An index openid -> ids (kept in step with every write, delete, eviction and expiry) gives the
+// per-user cap (`limitSessions`).
 import { wallClock } from '../options.js';
 import type { SessionRecord, SessionStore } from '../store.js';
 
 export interface MemoryStoreOptions {
   /**
-   * Most sessions kept; past this the least recently used is dropped (or, for an account that
+   * Most sessions kept; past this one not used lately is dropped (or, for an account that
    * already holds sessions, that account's oldest).
    * @default 100000
    */
@@ -24,19 +30,29 @@ export interface MemoryStoreOptions {
   now?: () => number;
 }
 
-/**
- * The options of every read: given, so lru-cache does not make an empty object per call (it
- * defaults the argument to `{}`), which the hot path would pay on every request.
- */
-const GET: LRUCache.GetOptions<string, SessionRecord, unknown> = {};
+/** A stored session: its record, when it expires, and whether it was used since the hand passed. */
+class Entry {
+  record: SessionRecord;
+  /** The last ms it lives, after the store's epoch: a small integer for 24 days, so no number box. */
+  deadline: number;
+  used = false;
+
+  constructor(record: SessionRecord, deadline: number) {
+    this.record = record;
+    this.deadline = deadline;
+  }
+}
 
 export class MemoryStore implements SessionStore {
-  readonly #cache: LRUCache<string, SessionRecord>;
+  /** id -> entry, oldest first: the order the clock's hand goes through. */
+  readonly #entries = new Map<string, Entry>();
   readonly #max: number;
   readonly #now: () => number;
+  /** Deadlines count from here. */
+  readonly #epoch: number;
   /**
-   * openid -> the ids of its records the cache holds (expired ones until purged): the one id
-   * itself while an account has one session, as most do, else a Set in the order they were indexed.
+   * openid -> the ids of its records the store holds (expired ones until met): the one id itself
+   * while an account has one session, as most do, else a Set in the order they were indexed.
    */
   readonly #byUser = new Map<string, string | Set<string>>();
   #purgedAt = 0;
@@ -47,19 +63,12 @@ export class MemoryStore implements SessionStore {
     if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError('wx-session: MemoryStore now must be a function');
     this.#max = max;
     this.#now = options.now ?? wallClock;
-    this.#cache = new LRUCache<string, SessionRecord>({
-      max,
-      // Runs synchronously on delete, eviction, expiry and replacement.
-      dispose: (record, id) => this.#unindex(id, record),
-      // A given clock drives the TTLs too, read afresh each time (it may jump); else the LRU's
-      // own monotonic one, read at most once a millisecond.
-      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
-    });
+    this.#epoch = this.#now();
   }
 
-  /** Sessions currently held (expired ones may count until touched). */
+  /** Sessions currently held (expired ones may count until met). */
   get size(): number {
-    return this.#cache.size;
+    return this.#entries.size;
   }
 
   #index(id: string, record: SessionRecord): void {
@@ -83,19 +92,33 @@ export class MemoryStore implements SessionStore {
     if (ids.size === 1) this.#byUser.set(openid, ids.values().next().value!);
   }
 
+  #remove(id: string, entry: Entry): void {
+    this.#entries.delete(id);
+    this.#unindex(id, entry.record);
+  }
+
+  /** The entry of `id` while it lives; an expired one is dropped. */
+  #entry(id: string): Entry | undefined {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.deadline < this.#now() - this.#epoch) {
+      this.#remove(id, entry);
+      return undefined;
+    }
+    return entry;
+  }
+
   /**
    * Live ids of `openid` (of app `appId` only, when given), oldest first (by createdAt, then as
    * indexed); expired ones are dropped.
    */
-  #live(openid: string, appId?: string): string[] {
+  #idsOf(openid: string, appId?: string): string[] {
     const ids = this.#byUser.get(openid);
     if (ids === undefined) return [];
-    const now = this.#now();
     const live: Array<[string, number]> = [];
     for (const id of typeof ids === 'string' ? [ids] : [...ids]) {
-      const record = this.#cache.peek(id); // no recency change; undefined once expired
-      if (!record || record.expiresAt <= now) this.#cache.delete(id); // expired: dispose unindexes it
-      else if (appId === undefined || record.appId === appId) live.push([id, Number(record.createdAt) || 0]);
+      const entry = this.#entry(id);
+      if (entry && (appId === undefined || entry.record.appId === appId)) live.push([id, Number(entry.record.createdAt) || 0]);
     }
     // A stable sort: sessions created in the same millisecond stay in the order they were
     // indexed, so the one a login just made is never taken for the oldest.
@@ -103,39 +126,79 @@ export class MemoryStore implements SessionStore {
     return live.map(([id]) => id);
   }
 
+  /** The record of `id` while it lives, its entry marked used. */
+  #read(id: string): SessionRecord | undefined {
+    const entry = this.#entry(id);
+    if (entry === undefined) return undefined;
+    entry.used = true;
+    return entry.record;
+  }
+
   async get(id: string): Promise<SessionRecord | undefined> {
-    return this.#cache.get(id, GET);
+    return this.#read(id);
   }
 
   peek(id: string): SessionRecord | null | undefined {
-    return this.#cache.get(id, GET) ?? null;
+    return this.#read(id) ?? null;
   }
 
   #write(id: string, record: SessionRecord, ttlMs: number): void {
+    const old = this.#entries.get(id);
     if (!(ttlMs > 0)) {
-      this.#cache.delete(id);
+      if (old) this.#remove(id, old);
       return;
     }
-    if (!this.#cache.has(id) && this.#cache.size >= this.#max) this.#makeRoom(record);
-    this.#cache.set(id, record, { ttl: Math.ceil(ttlMs) });
+    const deadline = this.#now() - this.#epoch + Math.ceil(ttlMs);
+    if (old) {
+      // In place: a write is a use, and the account's index keeps its order.
+      if (old.record.openid !== record.openid) this.#unindex(id, old.record);
+      old.record = record;
+      old.deadline = deadline;
+      old.used = true;
+      this.#index(id, record);
+      return;
+    }
+    if (this.#entries.size >= this.#max) this.#makeRoom(record);
+    this.#entries.set(id, new Entry(record, deadline));
     this.#index(id, record);
   }
 
   /**
-   * The store is full and a new record comes: drop expired records (at most once a second), and
-   * if still full and the record's account already holds sessions, drop that account's oldest
-   * rather than letting the LRU push out someone else's.
+   * The store is full and a new record comes: drop expired records (at most once a second); if
+   * still full, the record's account gives up its own oldest session when it holds one, and
+   * otherwise the clock's hand evicts one not used lately.
    */
   #makeRoom(record: SessionRecord): void {
     const now = this.#now();
     if (now - this.#purgedAt >= 1000) {
       this.#purgedAt = now;
-      this.#cache.purgeStale();
-      if (this.#cache.size < this.#max) return;
+      this.#purgeExpired(now);
+      if (this.#entries.size < this.#max) return;
     }
-    if (typeof record.openid !== 'string') return;
-    const own = this.#live(record.openid);
-    if (own.length > 0 && this.#cache.size >= this.#max) this.#cache.delete(own[0]!);
+    const own = typeof record.openid === 'string' ? this.#idsOf(record.openid, record.appId) : [];
+    if (own.length > 0) {
+      this.#remove(own[0]!, this.#entries.get(own[0]!)!);
+      if (this.#entries.size < this.#max) return;
+    }
+    this.#evict();
+  }
+
+  #purgeExpired(now: number): void {
+    const at = now - this.#epoch;
+    for (const [id, entry] of this.#entries) if (entry.deadline < at) this.#remove(id, entry);
+  }
+
+  /** CLOCK: a used entry goes to the back, unmarked; the first one not used goes. */
+  #evict(): void {
+    for (const [id, entry] of this.#entries) {
+      if (!entry.used) {
+        this.#remove(id, entry);
+        return;
+      }
+      entry.used = false;
+      this.#entries.delete(id);
+      this.#entries.set(id, entry);
+    }
   }
 
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -143,31 +206,32 @@ export class MemoryStore implements SessionStore {
   }
 
   async update(id: string, record: SessionRecord, ttlMs: number): Promise<boolean> {
-    if (this.#cache.peek(id) === undefined) return false;
+    if (this.#entry(id) === undefined) return false;
     this.#write(id, record, ttlMs);
     return true;
   }
 
   async destroy(id: string): Promise<void> {
-    this.#cache.delete(id);
+    const entry = this.#entries.get(id);
+    if (entry) this.#remove(id, entry);
   }
 
   async touch(id: string, ttlMs: number): Promise<void> {
-    const record = this.#cache.peek(id);
-    if (record) this.#write(id, { ...record, expiresAt: this.#now() + ttlMs }, ttlMs);
+    const entry = this.#entry(id);
+    if (entry) this.#write(id, { ...entry.record, expiresAt: this.#now() + ttlMs }, ttlMs);
   }
 
   async limitSessions(openid: string, max: number, appId?: string): Promise<number> {
     if (!Number.isInteger(max) || max < 0) throw new TypeError('wx-session: limitSessions max must be a whole number >= 0');
-    const live = this.#live(openid, appId);
+    const live = this.#idsOf(openid, appId);
     const excess = live.slice(0, Math.max(0, live.length - max));
-    for (const id of excess) this.#cache.delete(id);
+    for (const id of excess) this.#remove(id, this.#entries.get(id)!);
     return excess.length;
   }
 
   /** Drops every session. */
   clear(): void {
-    this.#cache.clear();
+    this.#entries.clear();
     this.#byUser.clear();
   }
 }

@@ -26,7 +26,7 @@ import { wxSession as hono } from '../../adapters/hono.js';
 import { FRAMEWORKS, floorToken, hotPathServer, type Framework } from '../../harness/hot-path-apps.js';
 
 export const REQUESTS = Number(process.env.HOT_PATH_REQUESTS) || 3000;
-const WARMUP = 5000;
+const WARMUP = 10_000;
 const OPENID = 'oHotPath00000000000000000000';
 
 const gc = (globalThis as { gc?: () => void }).gc;
