@@ -7,8 +7,8 @@
 // session must: read `x-wx-session`, look the token up in a Map, answer 401 without it, else hand
 // the entry to the route. It reads the header where wx-session's adapters do (Node's own header
 // object), so the difference between the two is wx-session's own work.
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { floorToken } from '../harness/hot-path-apps.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SessionStore, WxSessionCore, WxSessionOptions } from '../src/index.js';
@@ -57,7 +57,7 @@ export const nothing = async (): Promise<Record<string, never>> => ({});
 export function floorSessions(openid: string): { sessions: Map<string, { openid: string }>; prepare: () => Promise<{ token: string }> } {
   const sessions = new Map<string, { openid: string }>();
   const prepare = async () => {
-    const token = `${randomBytes(32).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+    const token = floorToken();
     sessions.set(token, { openid });
     return { token };
   };

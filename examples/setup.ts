@@ -1,6 +1,9 @@
 // What the example servers do alike, whatever the framework: read wx-session's options from the
-// environment, check the credentials with WeChat before listening, and read the { key, value } of
-// POST /me/storage.
+// environment, check the credentials with WeChat before listening, read the { key, value } of
+// POST /me/storage, listen, say they are up, and run when started as a program.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { paymentFromEnv } from './shop.js';
 
@@ -58,4 +61,33 @@ export async function verifiedCore(options: WxSessionOptions): Promise<WxSession
   const core = createWxSession(options);
   await core.verify();
   return core;
+}
+
+/** Starts a Node server that is not yet listening on PORT (default 3000). */
+export function listen(server: Server, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(env.PORT ?? 3000), () => resolve());
+  });
+}
+
+/**
+ * Says on stdout that the `name` example listens, once SIGTERM and SIGINT run `stop`: whoever
+ * waits for the line may stop it at once.
+ */
+export function announce(name: string, server: Server, stop: () => unknown): Server {
+  const { port } = server.address() as AddressInfo;
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  console.log(`wx-session ${name} example listening on http://localhost:${port}`);
+  return server;
+}
+
+/** Runs `main` when `moduleUrl` is the program started; a failed start prints its reason and exits 1. */
+export function runAsProgram(moduleUrl: string, name: string, main: () => Promise<unknown>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  main().catch((error: unknown) => {
+    console.error(`wx-session ${name} example: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  });
 }

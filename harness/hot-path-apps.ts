@@ -6,7 +6,8 @@
 // Every way answers the same bytes. The benchmark (bench/) measures their speed, the hot-path
 // test (test/hot-path.test.ts) counts what each does per request. The adapters are passed in:
 // the benchmark loads the compiled library, the test the sources.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import express from 'express';
 import Koa from 'koa';
 import Fastify from 'fastify';
@@ -49,9 +50,12 @@ const tokenOf = (headers: IncomingMessage['headers']) => headers['x-wx-session']
 
 /** A token shaped like wx-session's (43 + '.' + 43 base64url characters), for the floor's Map. */
 export function floorToken(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-  const pick = (n: number) => Array.from({ length: n }, () => chars[Math.floor(Math.random() * 64)]).join('');
-  return `${pick(43)}.${pick(43)}`;
+  return `${randomBytes(32).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+}
+
+/** A Hono app's fetch as a Node server, not yet listening: what @hono/node-server's serve() runs. */
+export function honoNodeServer(fetch: Parameters<typeof getRequestListener>[0]): Server {
+  return createServer(getRequestListener(fetch));
 }
 
 function needs<T>(value: T | undefined, what: string): T {
@@ -147,14 +151,14 @@ async function fastifyServer(way: Way, o: HotPathOptions): Promise<Server> {
 
 /** Hono on @hono/node-server, as its serve() runs it. */
 function honoServer(way: Way, o: HotPathOptions): Server {
-  const app = new Hono<{ Variables: { player: { openid: string } } }>();
   if (way === 'wx') {
     const wx = needs(o.adapters, 'adapters').hono(needs(o.core, 'a core'));
-    const wxApp = new Hono();
-    wxApp.use(wx);
-    wxApp.get('/me', wx.required, (c) => c.json({ openid: c.get('wxSession')!.openid }));
-    return createServer(getRequestListener(wxApp.fetch));
+    const app = new Hono();
+    app.use(wx);
+    app.get('/me', wx.required, (c) => c.json({ openid: c.get('wxSession')!.openid }));
+    return honoNodeServer(app.fetch);
   }
+  const app = new Hono<{ Variables: { player: { openid: string } } }>();
   if (way === 'floor') {
     app.use((c, next) => {
       const incoming = (c.env as { incoming: IncomingMessage }).incoming;
@@ -165,7 +169,7 @@ function honoServer(way: Way, o: HotPathOptions): Server {
     });
   }
   app.get('/me', (c) => c.json({ openid: way === 'floor' ? c.get('player').openid : o.openid }));
-  return createServer(getRequestListener(app.fetch));
+  return honoNodeServer(app.fetch);
 }
 
 /** The server of `framework` answering GET /me the `way` asked, not yet listening. */
@@ -178,4 +182,3 @@ export async function hotPathServer(framework: Framework, way: Way, options: Hot
   }
 }
 
-export type { ServerResponse };

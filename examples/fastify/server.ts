@@ -14,12 +14,10 @@
 //
 // `createApp` is exported so the tests can run the same app.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type onRequestHookHandler } from 'fastify';
 import { isWxSessionCore, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/fastify';
-import { optionsFromEnv, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
+import { announce, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 export { optionsFromEnv, verifiedCore, type AppSettings };
@@ -103,17 +101,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server
   // '::' is every address, IPv4 too (Fastify's default would be loopback only).
   await app.listen({ port: Number(env.PORT ?? 3000), host: '::' });
   const server = app.server as Server;
-  const { port } = server.address() as AddressInfo;
-  // Ready for a stop signal before saying it is up: whoever waits for the line may stop it at once.
-  process.once('SIGTERM', () => void app.close());
-  process.once('SIGINT', () => void app.close());
-  console.log(`wx-session Fastify example listening on http://localhost:${port}`);
-  return server;
+  return announce('Fastify', server, () => app.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(`wx-session Fastify example: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-}
+runAsProgram(import.meta.url, 'Fastify', main);

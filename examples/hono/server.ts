@@ -14,8 +14,6 @@
 //
 // `createApp` is exported so the tests can run the same app.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -23,7 +21,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/hono';
-import { optionsFromEnv, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
+import { announce, listen, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 export { optionsFromEnv, verifiedCore, type AppSettings };
@@ -117,21 +115,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server
   const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
   // A Node http.Server answering through app.fetch, not yet listening (serve() would listen at once).
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(env.PORT ?? 3000), () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  // Ready for a stop signal before saying it is up: whoever waits for the line may stop it at once.
-  process.once('SIGTERM', () => server.close());
-  process.once('SIGINT', () => server.close());
-  console.log(`wx-session Hono example listening on http://localhost:${port}`);
-  return server;
+  await listen(server, env);
+  return announce('Hono', server, () => server.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(`wx-session Hono example: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-}
+runAsProgram(import.meta.url, 'Hono', main);

@@ -12,13 +12,11 @@
 // refuses them it exits 1 with one line saying which one and what to do, e.g.
 //   wx-session Koa example: AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
 import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
-import { optionsFromEnv, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
+import { announce, listen, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
 
 export { optionsFromEnv, verifiedCore, type AppSettings };
@@ -126,21 +124,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server
   const options = optionsFromEnv(env);
   const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
   const server = createServer(app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(env.PORT ?? 3000), () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  // Ready for a stop signal before saying it is up: whoever waits for the line may stop it at once.
-  process.once('SIGTERM', () => server.close());
-  process.once('SIGINT', () => server.close());
-  console.log(`wx-session Koa example listening on http://localhost:${port}`);
-  return server;
+  await listen(server, env);
+  return announce('Koa', server, () => server.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(`wx-session Koa example: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-}
+runAsProgram(import.meta.url, 'Koa', main);

@@ -18,14 +18,12 @@
 // so a malformed or oversized body is refused (400, 413) before the session is checked.
 import 'reflect-metadata'; // Nest's decorators read and write metadata through it: first, before Nest
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { Module } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { isWxSessionCore, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 import { WxSessionModule } from 'wx-session/nestjs';
-import { optionsFromEnv, servesPayments, verifiedCore, type AppSettings } from '../setup.js';
+import { announce, optionsFromEnv, runAsProgram, servesPayments, verifiedCore, type AppSettings } from '../setup.js';
 import { BodyErrorFilter, GameController, HealthController, PAYMENTS, ShopController } from './game.js';
 
 export { optionsFromEnv, verifiedCore, type AppSettings };
@@ -68,17 +66,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server
   // '::' is every address, IPv4 too.
   await app.listen(Number(env.PORT ?? 3000), '::');
   const server = app.getHttpServer() as Server;
-  const { port } = server.address() as AddressInfo;
-  // Ready for a stop signal before saying it is up: whoever waits for the line may stop it at once.
-  process.once('SIGTERM', () => void app.close());
-  process.once('SIGINT', () => void app.close());
-  console.log(`wx-session NestJS example listening on http://localhost:${port}`);
-  return server;
+  return announce('NestJS', server, () => app.close());
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(`wx-session NestJS example: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  });
-}
+runAsProgram(import.meta.url, 'NestJS', main);

@@ -99,8 +99,9 @@ export class RecordCache {
     if (!this.#cache || this.#closed) return;
     const watch = this.#watch;
     if (ticket.pending.gen !== ticket.gen || watch.epoch(ticket.slot) !== ticket.epoch || !watch.covered(ticket.slot)) return;
-    const ttl = Math.min(this.#ttl, Number(record.expiresAt) - Date.now());
-    if (ttl > 0) this.#cache.set(id, { record, slot: ticket.slot, until: Date.now() + ttl });
+    const now = Date.now();
+    const ttl = Math.min(this.#ttl, Number(record.expiresAt) - now);
+    if (ttl > 0) this.#cache.set(id, { record, slot: ticket.slot, until: now + ttl });
   }
 
   /** The cached record of `id`, while its slot's subscription is alive. */

@@ -1,5 +1,6 @@
 // Root hooks: any unhandled rejection or uncaught exception anywhere fails the run, and so does any
 // secret the witness (test/support/witness.ts) finds in an answer, a log line or an error.
+import { describeHandles, lingering } from './open-handles.js';
 import { scanPending, witnessCounts, witnessEsmBuild, type Leak } from './witness.js';
 
 const problems: unknown[] = [];
@@ -23,7 +24,7 @@ export const mochaHooks = {
   },
 };
 
-export function mochaGlobalTeardown() {
+export async function mochaGlobalTeardown() {
   if (problems.length > 0) {
     process.exitCode = 1;
     console.error('unhandled rejection after the last test:', problems[0]);
@@ -35,4 +36,9 @@ export function mochaGlobalTeardown() {
   }
   const seen = witnessCounts();
   if (process.env.WITNESS_REPORT) console.error(`secrets witness: ${JSON.stringify(seen)}`);
+  // Mocha exits after this (`exit: true`); first say what a test left open, if anything.
+  const open = await lingering(3000);
+  if (open.length > 0) {
+    console.error(`still open 3 s after the last test (${open.join(', ')}):\n${describeHandles().map((line) => `  ${line}`).join('\n')}`);
+  }
 }
