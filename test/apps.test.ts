@@ -1,7 +1,8 @@
 // Several apps on one core (DESIGN.md §10): the `apps` option and its validation, a login naming
 // its app (core, body `appId`, header `X-WX-AppId`), WX_APP_UNKNOWN, a body and a header that
 // disagree, one core serving a WeChat, a Douyin and a QQ app against three mocks, a token valid
-// only for its app, access tokens, the per-user cap and the logs kept per app.
+// only for its app, access tokens, the per-user cap and the logs kept per app. The same over HTTP
+// through every adapter: apps-adapters.test.ts.
 import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import { SECRET } from '../harness/apps.js';
@@ -9,7 +10,7 @@ import { createWxSession, MemoryStore, type SessionStore, type WxSessionCoreOpti
 import { sampleId, sampleRecord, type MockWeChat } from '../src/testing/index.js';
 import { startFor } from './support/hooks.js';
 import { captureLogger } from './support/keys.js';
-import { APP_IDS, appOf, appsCore, getWho, platformCore, postLogin, rejection, serverKinds, startPlatformMock, startServer, who } from './support/platforms.js';
+import { APP_IDS, appOf, appsCore, platformCore, rejection, startPlatformMock, who } from './support/platforms.js';
 import { useRedisStores } from './support/redis-store-kit.js';
 import { SharingStore } from './support/stores.js';
 
@@ -149,49 +150,6 @@ describe('several apps: one core, a WeChat, a Douyin and a QQ app', () => {
     expect(several.authenticateSync(qqToken)).to.deep.equal({ session: null, code: 'WX_SESSION_INVALID' });
     expect(await qqOnly.authenticate(douyinToken)).to.deep.equal({ session: null, code: 'WX_SESSION_INVALID' });
     expect((await qqOnly.authenticate(qqToken)).session?.openid).to.equal('oQqPlayer');
-  });
-
-  for (const kind of serverKinds) describe(`over HTTP (${kind})`, () => {
-    let server: { url: string; close(): Promise<void> };
-    startFor('block', async () => (server = await startServer(kind, appsCore([wechat, douyin, qq]))));
-
-    it('the app named by body appId or by X-WX-AppId (or both, agreeing); the answer keeps its shape', async () => {
-      const cases: Array<[MockWeChat, Record<string, unknown>, Record<string, string>]> = [
-        [wechat, { appId: wechat.appId }, {}],
-        [douyin, {}, { 'X-WX-AppId': douyin.appId }],
-        [qq, { appId: qq.appId }, { 'X-WX-AppId': qq.appId }],
-      ];
-      for (const [mock, body, headers] of cases) {
-        const openid = `oHttp-${mock.platform}`;
-        const login = await postLogin(server.url, { code: mock.issueCode(openid), ...body }, headers);
-        expect(login.status, mock.platform).to.equal(200);
-        expect(login.body).to.have.all.keys('token', 'expiresIn', 'openid');
-        expect(login.body.openid).to.equal(openid);
-        const me = await getWho(server.url, login.body.token as string);
-        expect(me.body).to.deep.include({ appId: mock.appId, platform: mock.platform, openid });
-      }
-    });
-
-    it('refuses a body appId and an X-WX-AppId that differ, none at all, an unknown one, an oversized header', async () => {
-      const differ = await postLogin(server.url, { code: wechat.issueCode('oTwoApps'), appId: wechat.appId }, { 'X-WX-AppId': qq.appId });
-      expect(differ.status).to.equal(400);
-      expect(differ.body).to.include({ code: 'WX_BAD_REQUEST' });
-      expect(differ.body.message).to.match(/two apps/);
-      const none = await postLogin(server.url, { code: wechat.issueCode('oNoApp') });
-      expect([none.status, none.body.code]).to.deep.equal([400, 'WX_BAD_REQUEST']);
-      const unknown = await postLogin(server.url, { code: wechat.issueCode('oUnknownApp') }, { 'X-WX-AppId': 'wxsomeoneelse00000' });
-      expect([unknown.status, unknown.body.code]).to.deep.equal([400, 'WX_APP_UNKNOWN']);
-      const long = await postLogin(server.url, { code: wechat.issueCode('oLongApp') }, { 'X-WX-AppId': 'w'.repeat(5000) });
-      expect([long.status, long.body.code]).to.deep.equal([400, 'WX_BAD_REQUEST']);
-    });
-
-    it('a Douyin guest by X-WX-Anonymous-Code: the answer has no openid, /who says anonymous', async () => {
-      const guest = await postLogin(server.url, { appId: douyin.appId }, { 'X-WX-Anonymous-Code': douyin.issueAnonymousCode('aHttpGuest') });
-      expect(guest.status).to.equal(200);
-      expect(guest.body).to.have.all.keys('token', 'expiresIn');
-      const me = await getWho(server.url, guest.body.token as string);
-      expect(me.body).to.deep.equal({ appId: douyin.appId, platform: 'douyin', openid: null, anonymous: true, anonymousOpenid: 'aHttpGuest' });
-    });
   });
 
   it('access tokens are per app: two WeChat apps on one shared store never use each other’s', async () => {

@@ -69,7 +69,7 @@ describe('platform: Douyin', () => {
         const error = await rejection(core.login(mock.issueCode('oOdd')));
         expect(error.code, body).to.equal('WX_UPSTREAM_ERROR');
       }
-      const server = await startServer('express', core);
+      const server = await startServer(core);
       try {
         mock.fault(CODE2SESSION, { body: '{"error":0,"openid":' }, { times: 1 });
         const answer = await postLogin(server.url, { code: mock.issueCode('oOdd') });

@@ -39,7 +39,7 @@ describe('platform: QQ', () => {
     });
 
     it('over HTTP a rate limit answers 429 with Retry-After; an unreadable answer 502', async () => {
-      const server = await startServer('express', platformCore(mock));
+      const server = await startServer(platformCore(mock));
       try {
         const limited = await fetch(`${server.url}/wx/login`, { method: 'POST', headers: { 'X-WX-Code': mock.issueCode('oHttp', { errcode: 45011 }) } });
         expect([limited.status, limited.headers.get('retry-after')]).to.deep.equal([429, '60']);

@@ -1,15 +1,12 @@
 // Plumbing of the platform tests (apps.test.ts, platform-douyin.test.ts, platform-qq.test.ts): a
 // core over the mock of each platform (startMockWeChat({ platform })), one core serving several
-// apps, the rejection a call ends in, and a small Express or Hono server whose `/who` answers what
-// the session says of its app and player.
-import { getRequestListener } from '@hono/node-server';
+// apps, the rejection a call ends in, what a session says of its app and player, and the login
+// route alone on Express.
 import express from 'express';
-import { Hono } from 'hono';
 import { closeServer, listen, SECRET } from '../../harness/apps.js';
 import { createWxSession, WxSessionError, type AppOptions, type WxSession, type WxSessionCore, type WxSessionCoreOptions, type WxSessionOptions } from '../../src/index.js';
 import { startMockWeChat, type MockPlatform, type MockWeChat } from '../../src/testing/index.js';
 import { wxSession as expressSession } from '../../adapters/express.js';
-import { wxSession as honoSession } from '../../adapters/hono.js';
 
 /** An appId of each platform's shape (WeChat `wx…`, Douyin `tt…`, QQ numeric). */
 export const APP_IDS: Readonly<Record<MockPlatform, string>> = { wechat: 'wxapps0000000001', douyin: 'ttapps0000000001', qq: '1110000001' };
@@ -45,42 +42,19 @@ export async function rejection(promise: Promise<unknown>): Promise<WxSessionErr
   throw new Error('expected a rejection');
 }
 
-/** What a session says of its app and player, as `/who` answers it. */
+/** What a session says of its app and player. */
 export function who(s: WxSession) {
   return { appId: s.appId, platform: s.platform, openid: s.openid ?? null, anonymous: s.anonymous, anonymousOpenid: s.anonymousOpenid ?? null };
 }
 
-export type ServerKind = 'express' | 'hono';
-export const serverKinds: readonly ServerKind[] = ['express', 'hono'];
-
-/** The login route (and `/who`, requiring a session) of `core` on Express (Node requests) or Hono (Web requests). */
-export async function startServer(kind: ServerKind, core: WxSessionCore): Promise<{ url: string; close(): Promise<void> }> {
-  let handler: Parameters<typeof listen>[0];
-  if (kind === 'express') {
-    const app = express();
-    const wx = expressSession(core);
-    app.use(wx);
-    app.get('/who', wx.required, (req, res) => res.json(who(req.wxSession!)));
-    handler = app;
-  } else {
-    const app = new Hono();
-    const wx = honoSession(core);
-    app.use(wx);
-    app.get('/who', wx.required, (c) => c.json(who(c.get('wxSession')!)));
-    handler = getRequestListener(app.fetch);
-  }
-  const { server, url } = await listen(handler);
+/** The login route of `core` on Express, listening on loopback. */
+export async function startServer(core: WxSessionCore): Promise<{ url: string; close(): Promise<void> }> {
+  const { server, url } = await listen(express().use(expressSession(core)));
   return { url, close: () => closeServer(server) };
 }
 
 /** POST /wx/login with a JSON body and extra headers; the status and the parsed answer. */
 export async function postLogin(url: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${url}/wx/login`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** GET /who with the token; the status and the parsed answer. */
-export async function getWho(url: string, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${url}/who`, { headers: { 'X-WX-Session': token } });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
