@@ -3,14 +3,14 @@
 // (jscode2session, user storage) and `{err_no, err_msg|err_tips, log_id, data?}` (tokens,
 // check_session_key, reset_session_key). Both become WxSessionErrors of the one table:
 // 40018/40019 a bad code, 40015/40017/40020 the app's setup, -1 busy (code2Session retries it),
-// 28001039 a stale session_key (as WeChat's 87009), 28001003 a refused access token (renewed,
+// 28001039 a stale session_key (as WeChat's 87009; in a login answer, just an unlisted number), 28001003 a refused access token (renewed,
 // retried once); anything else, or an answer that says neither, WX_UPSTREAM_ERROR.
 import { signPayload } from '../crypto.js';
 import { withSetupHint } from '../diagnostics.js';
 import { WxSessionError, type ErrorCode } from '../errors.js';
 import type { FetchedToken } from '../wechat/access-token.js';
 import { retryBusy, type KeyState, type TokenDialect, type WeChatApi } from '../wechat/api.js';
-import { BUSY, messageOf } from '../wechat/errcodes.js';
+import { asLoginError, BUSY, messageOf } from '../wechat/errcodes.js';
 import { sourceOf, type WeChatAnswer, type WeChatRequest } from '../wechat/http.js';
 import { unsupported, type LoginAnswer, type Platform, type SignedCall } from './types.js';
 
@@ -136,7 +136,9 @@ export class DouyinPlatform implements Platform {
   /** jscode2session with `code` or `anonymous_code`; -1 retried at most twice, a timeout never. */
   async #redeem(grant: { code: string } | { anonymous_code: string }): Promise<LoginAnswer> {
     const request: WeChatRequest = { method: 'GET', path: `${BASE}/jscode2session`, query: { appid: this.#appId, secret: this.#appSecret, ...grant } };
-    const answer = expectOk(await retryBusy(() => this.#api.call(request)), request, 'code2Session');
+    const answer = await retryBusy(() => this.#api.call(request));
+    const errno = douyinErrno(answer);
+    if (errno !== 0) throw asLoginError(douyinError(errno, 'code2Session', sourceOf(answer, request)), 'Douyin');
     const anonymous = 'anonymous_code' in grant;
     const openid = anonymous ? answer.anonymous_openid : answer.openid;
     const sessionKey = answer.session_key;

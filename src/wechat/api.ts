@@ -7,7 +7,7 @@ import { signPayload } from '../crypto.js';
 import type { TokenCache } from '../store.js';
 import { FunctionTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource, type FetchedToken } from './access-token.js';
 import { SharedTokenSource } from './shared-token.js';
-import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, errcodeError } from './errcodes.js';
+import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, asLoginError, errcodeError } from './errcodes.js';
 import { callWeChat, sourceOf, type WeChatAnswer, type WeChatRequest } from './http.js';
 import { platformLabel } from '../platforms/types.js';
 
@@ -145,7 +145,7 @@ export class WeChatApi {
     };
     const answer = await retryBusy(() => this.call(request));
     const errcode = answer.errcode ?? 0;
-    if (errcode !== 0) throw errcodeError(errcode, 'code2Session', sourceOf(answer, request), this.#who);
+    if (errcode !== 0) throw asLoginError(errcodeError(errcode, 'code2Session', sourceOf(answer, request), this.#who), this.#who);
     const { openid, session_key: sessionKey, unionid } = answer;
     if (typeof openid !== 'string' || openid.length === 0 || typeof sessionKey !== 'string' || sessionKey.length === 0) {
       throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'code2Session answered without openid or session_key' });

@@ -51,6 +51,20 @@ export function errcodeError(errcode: number, api: string, source: ErrcodeSource
   return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message, ...source });
 }
 
+/** What a login may answer when the platform refuses or fails it (DESIGN.md §5). */
+const LOGIN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['WX_CODE_INVALID', 'WX_CODE_USED', 'WX_USER_BLOCKED', 'WX_RATE_LIMITED', 'WX_CONFIG_ERROR', 'WX_UPSTREAM_ERROR']);
+
+/**
+ * The error of a code2Session answer: a number that means something elsewhere (a stale
+ * session_key, 87009 or Douyin's 28001039) is, in a login, just a number the table does not
+ * list: WX_UPSTREAM_ERROR with it.
+ */
+export function asLoginError(error: WxSessionError, who: string): WxSessionError {
+  if (LOGIN_CODES.has(error.code)) return error;
+  const { errcode, endpoint, rid } = error;
+  return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, endpoint, rid, message: `${who} answered code2Session with errcode ${errcode}` });
+}
+
 const LOGIN_CALLS: Readonly<Record<string, string>> = { WeChat: 'wx.login()', QQ: 'qq.login()', Douyin: 'tt.login()' };
 
 /** The default message of `code` as another platform (`who`: 'QQ', 'Douyin') would have it said. */
