@@ -9,16 +9,14 @@ import { adapters, serve } from '../harness/apps.js';
 import { MemoryStore, type WxSessionCore } from '../src/index.js';
 import type { MockWeChat } from '../src/testing/index.js';
 import { startFor } from './support/hooks.js';
-import { appsCore, startPlatformMock } from './support/platforms.js';
+import { appsCore, threePlatformMocks } from './support/platforms.js';
 
 describe('several apps through every adapter', () => {
+  const mocks = threePlatformMocks();
   let wechat: MockWeChat;
   let douyin: MockWeChat;
   let qq: MockWeChat;
-  startFor('block', async () => (wechat = await startPlatformMock('wechat')));
-  startFor('block', async () => (douyin = await startPlatformMock('douyin')));
-  startFor('block', async () => (qq = await startPlatformMock('qq')));
-  const mocks = () => [wechat, douyin, qq];
+  before(() => ([wechat, douyin, qq] = mocks()));
   const callCount = () => mocks().reduce((sum, mock) => sum + mock.calls.length, 0);
 
   for (const name of adapters) describe(name, () => {

@@ -8,9 +8,8 @@ import { expect } from 'chai';
 import { SECRET } from '../harness/apps.js';
 import { createWxSession, MemoryStore, type SessionStore, type WxSessionCoreOptions } from '../src/index.js';
 import { sampleId, sampleRecord, type MockWeChat } from '../src/testing/index.js';
-import { startFor } from './support/hooks.js';
 import { captureLogger } from './support/keys.js';
-import { APP_IDS, appOf, appsCore, platformCore, rejection, startPlatformMock, who } from './support/platforms.js';
+import { APP_IDS, appOf, appsCore, platformCore, rejection, startPlatformMock, threePlatformMocks, who } from './support/platforms.js';
 import { useRedisStores } from './support/redis-store-kit.js';
 import { SharingStore } from './support/stores.js';
 
@@ -83,13 +82,11 @@ describe('several apps: options', () => {
 });
 
 describe('several apps: one core, a WeChat, a Douyin and a QQ app', () => {
+  const mocks = threePlatformMocks();
   let wechat: MockWeChat;
   let douyin: MockWeChat;
   let qq: MockWeChat;
-  startFor('block', async () => (wechat = await startPlatformMock('wechat')));
-  startFor('block', async () => (douyin = await startPlatformMock('douyin')));
-  startFor('block', async () => (qq = await startPlatformMock('qq')));
-  const mocks = () => [wechat, douyin, qq];
+  before(() => ([wechat, douyin, qq] = mocks()));
   const resetCalls = () => mocks().forEach((mock) => mock.resetCalls());
 
   it('logs in on each app named by appId: session.appId and platform, the record carries both', async () => {

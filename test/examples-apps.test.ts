@@ -11,19 +11,10 @@ import type { MockWeChat } from '../src/testing/index.js';
 import { startFor } from './support/hooks.js';
 import { call } from './support/http.js';
 import { examples, runExample, SECRET } from './support/examples.js';
-import { appOf, startPlatformMock } from './support/platforms.js';
+import { appOf, threePlatformMocks } from './support/platforms.js';
 
 /** How each game's login names it: in the body, in the header, or both. */
 const NAMED_BY = { wechat: 'body', douyin: 'header', qq: 'both' } as const;
-
-function threeMocks(): () => MockWeChat[] {
-  let mocks: MockWeChat[] = [];
-  startFor('block', async () => {
-    mocks = await Promise.all([startPlatformMock('wechat'), startPlatformMock('douyin'), startPlatformMock('qq')]);
-    return { close: async () => void (await Promise.all(mocks.map((mock) => mock.close()))) };
-  });
-  return () => mocks;
-}
 
 /** Logs `openid` in on the mock's game through `loginUrl`, naming the game as NAMED_BY says. */
 async function loginOn(loginUrl: string, mock: MockWeChat, openid: string): Promise<string> {
@@ -42,7 +33,7 @@ const storageCalls = (mock: MockWeChat) => mock.calls.filter((c) => c.path.endsW
 
 for (const example of examples) {
   describe(`examples/${example.name}: a WeChat, a Douyin and a QQ game on one server`, () => {
-    const mocks = threeMocks();
+    const mocks = threePlatformMocks();
     let url: string;
     startFor('block', async () => {
       let server: Server;
@@ -65,7 +56,7 @@ for (const example of examples) {
     });
 
     it("a code is redeemed by its own game's platform only; no game or an unknown one is a 400 that asks none", async () => {
-      const [wechat, douyin] = mocks() as [MockWeChat, MockWeChat];
+      const [wechat, douyin] = mocks();
       mocks().forEach((mock) => mock.resetCalls());
       const elsewhere = await call(loginUrl(), { json: { code: wechat.issueCode('oElsewhere'), appId: douyin.appId } });
       expect([elsewhere.status, elsewhere.body.code]).to.deep.equal([401, 'WX_CODE_INVALID']);
@@ -78,7 +69,7 @@ for (const example of examples) {
     });
 
     it('a Douyin guest (anonymousCode) plays without an openid', async () => {
-      const douyin = mocks()[1]!;
+      const douyin = mocks()[1];
       const guest = await call(loginUrl(), { json: { anonymousCode: douyin.issueAnonymousCode(`a-${example.name}`), appId: douyin.appId } });
       expect(guest.status, guest.text).to.equal(200);
       expect(guest.body).to.have.all.keys('token', 'expiresIn');
@@ -103,10 +94,10 @@ for (const example of examples) {
 for (const example of examples.filter((e) => e.name === 'express' || e.name === 'koa')) {
   describe(`examples/${example.name}: three games, run directly`, function () {
     this.timeout(20_000);
-    const mocks = threeMocks();
+    const mocks = threePlatformMocks();
 
     it('reads WX_*, TT_* and QQ_* variables, checks each game with its platform before it listens, serves all three', async () => {
-      const [wechat, douyin, qq] = mocks() as [MockWeChat, MockWeChat, MockWeChat];
+      const [wechat, douyin, qq] = mocks();
       mocks().forEach((mock) => mock.resetCalls());
       const child = runExample(example, {
         PORT: '0',
@@ -128,7 +119,7 @@ for (const example of examples.filter((e) => e.name === 'express' || e.name === 
     });
 
     it('refuses to start, naming the game, when one platform refuses its AppSecret', async () => {
-      const [wechat, douyin] = mocks() as [MockWeChat, MockWeChat];
+      const [wechat, douyin] = mocks();
       const child = runExample(example, {
         PORT: '0',
         WX_SESSION_SECRET: SECRET,

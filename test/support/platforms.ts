@@ -16,6 +16,16 @@ export function startPlatformMock(platform: MockPlatform, appId = APP_IDS[platfo
   return startMockWeChat({ platform, appId });
 }
 
+/** For the calling suite: a WeChat, a Douyin and a QQ mock, started before its tests and closed after. */
+export function threePlatformMocks(): () => [MockWeChat, MockWeChat, MockWeChat] {
+  let mocks: [MockWeChat, MockWeChat, MockWeChat];
+  before(async () => {
+    mocks = await Promise.all([startPlatformMock('wechat'), startPlatformMock('douyin'), startPlatformMock('qq')]);
+  });
+  after(() => Promise.all(mocks.map((mock) => mock.close())));
+  return () => mocks;
+}
+
 /** The entry of `apps` for a mock: its appId, secret, platform and URL. */
 export function appOf(mock: MockWeChat, extra: Partial<AppOptions> = {}): AppOptions {
   return { appId: mock.appId, appSecret: mock.appSecret, platform: mock.platform, apiBase: mock.url, ...extra };
