@@ -1,7 +1,7 @@
 // wx-session/express: translates Express requests to the core and back. The answers themselves
 // (statuses, headers, bodies) are built in src/http.ts.
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionCoreOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveBeforeEnd, tokenFrom,
@@ -56,7 +56,7 @@ function authenticated(req: Request): boolean {
   return req.wxSession !== undefined || req.wxSessionError !== undefined;
 }
 
-export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionMiddleware {
+export function wxSession(coreOrOptions: WxSessionCore | WxSessionCoreOptions, options: AdapterOptions = {}): WxSessionMiddleware {
   const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
   const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 

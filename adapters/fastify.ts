@@ -3,7 +3,7 @@
 import type {
   FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteHandlerMethod,
 } from 'fastify';
-import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionCoreOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
@@ -55,7 +55,7 @@ export interface WxSessionFastify {
 }
 
 /** `{ core, ...adapterOptions }`, or the core's own options with the adapter's. */
-export type WxSessionPluginOptions = AdapterOptions & ({ core: WxSessionCore } | WxSessionOptions);
+export type WxSessionPluginOptions = AdapterOptions & ({ core: WxSessionCore } | WxSessionCoreOptions);
 
 /** Marks the plugin's own routes, which the authenticating hook leaves alone. */
 const OWN_ROUTE = 'wxSessionRoute';
@@ -146,7 +146,7 @@ function pieces(core: WxSessionCore, bodyTimeout: number): WxSessionFastify {
  * unknown content type with refusals of its own, where the error table says otherwise.)
  */
 function setUp(app: FastifyInstance, options: WxSessionPluginOptions): void {
-  const { loginPath, logoutPath, bodyTimeout, core: given, ...coreOptions } = options as AdapterOptions & { core?: WxSessionCore } & WxSessionOptions;
+  const { loginPath, logoutPath, bodyTimeout, core: given, ...coreOptions } = options as AdapterOptions & { core?: WxSessionCore } & WxSessionCoreOptions;
   const core = isWxSessionCore(given) ? given : createWxSession(coreOptions);
   const settings = adapterOptions({ loginPath, logoutPath, bodyTimeout });
   const wx = pieces(core, settings.bodyTimeout);

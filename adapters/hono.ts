@@ -2,7 +2,7 @@
 // The answers themselves (statuses, headers, bodies) are built in src/http.ts and src/http-web.ts.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, MiddlewareHandler, Next } from 'hono';
-import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionCoreOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogout, reissuedHeaders, rememberFailure, saveFailureReply, tokenFrom,
@@ -73,7 +73,7 @@ function addHeaders(c: Context, headers: Record<string, string>): void {
   }
 }
 
-export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionHonoMiddleware {
+export function wxSession(coreOrOptions: WxSessionCore | WxSessionCoreOptions, options: AdapterOptions = {}): WxSessionHonoMiddleware {
   const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
   const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 

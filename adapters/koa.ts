@@ -1,7 +1,7 @@
 // wx-session/koa: translates Koa contexts to the core and back. The answers themselves
 // (statuses, headers, bodies) are built in src/http.ts.
 import type { Context, Middleware, Next } from 'koa';
-import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession, type WxSessionCore, type WxSessionCoreOptions } from '../src/index.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, handleLogin, handleLogout, reissuedHeaders, rememberFailure, saveBeforeEnd, tokenFrom,
   type AdapterOptions, type Reply,
@@ -65,7 +65,7 @@ function send(ctx: Context, reply: Reply): void {
   ctx.body = reply.body === undefined ? null : reply.body;
 }
 
-export function wxSession(coreOrOptions: WxSessionCore | WxSessionOptions, options: AdapterOptions = {}): WxSessionKoaMiddleware {
+export function wxSession(coreOrOptions: WxSessionCore | WxSessionCoreOptions, options: AdapterOptions = {}): WxSessionKoaMiddleware {
   const core = isWxSessionCore(coreOrOptions) ? coreOrOptions : createWxSession(coreOrOptions);
   const { loginPath, logoutPath, bodyTimeout } = adapterOptions(options);
 

@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { mergeMap, type Observable } from 'rxjs';
-import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession as Session, type WxSessionCore, type WxSessionOptions } from '../src/index.js';
+import { createWxSession, isWxSessionCore, type AuthResult, type ErrorCode, type WxSession as Session, type WxSessionCore, type WxSessionCoreOptions } from '../src/index.js';
 import { WxSessionError } from '../src/errors.js';
 import {
   adapterOptions, authenticateHeaders, errorReply, failureReply, reissuedHeaders, rememberFailure, tokenFrom,
@@ -42,7 +42,7 @@ export interface WxSessionNestOptions extends AdapterOptions {
 }
 
 /** `{ core, ...options }`, or the core's own options with the module's. */
-export type WxSessionModuleOptions = WxSessionNestOptions & ({ core: WxSessionCore } | WxSessionOptions);
+export type WxSessionModuleOptions = WxSessionNestOptions & ({ core: WxSessionCore } | WxSessionCoreOptions);
 
 export interface WxSessionModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   useFactory: (...args: never[]) => WxSessionModuleOptions | Promise<WxSessionModuleOptions>;
@@ -66,7 +66,7 @@ interface Config {
 
 function configOf(options: WxSessionModuleOptions): Config {
   const { loginPath, logoutPath, bodyTimeout, guard = 'optional', core: given, ...coreOptions } =
-    options as WxSessionNestOptions & { core?: WxSessionCore } & WxSessionOptions;
+    options as WxSessionNestOptions & { core?: WxSessionCore } & WxSessionCoreOptions;
   if (guard !== 'optional' && guard !== 'required' && guard !== false) {
     throw new TypeError("wx-session: guard must be 'optional', 'required' or false");
   }

@@ -57,7 +57,7 @@ function record(id: string, withUnionid: boolean): SessionRecord {
   const wechat = JSON.parse(
     JSON.stringify({ openid: openidLike(), session_key: randomBytes(16).toString('base64'), ...(withUnionid ? { unionid: openidLike() } : {}) }),
   ) as { openid: string; session_key: string; unionid?: string };
-  return newRecord({ appId: APP_ID, openid: wechat.openid, unionid: wechat.unionid, sealedKey: sealer.seal(wechat.session_key, sessionKeyContext(APP_ID, id)), now: Date.now(), ttlMs: TTL_MS });
+  return newRecord({ appId: APP_ID, platform: 'wechat', openid: wechat.openid, unionid: wechat.unionid, sealedKey: sealer.seal(wechat.session_key, sessionKeyContext(APP_ID, id)), now: Date.now(), ttlMs: TTL_MS });
 }
 
 async function measureStore(): Promise<{ perSession: number; perSessionWithBuffers: number; heapDelta: number; buffersDelta: number; size: number }> {

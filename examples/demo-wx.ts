@@ -80,8 +80,9 @@ export function watchWx(wx: WxApi, log: (line: string) => void, hooks: { beforeA
     login(options) {
       watched.logins += 1;
       return wx.login({
+        ...options,
         success(result) {
-          log(`wx.login() -> code ${shorten(result.code)}`);
+          log(`wx.login() -> code ${result.code === undefined ? '(none)' : shorten(result.code)}`);
           options.success?.(result);
         },
         fail(error) {

@@ -1,10 +1,11 @@
 // What the example servers do alike, whatever the framework: read wx-session's options from the
-// environment, check the credentials with WeChat before listening, read the { key, value } of
-// POST /me/storage, listen, say they are up, and run when started as a program.
+// environment (one game, or several on WeChat, Douyin and QQ), check the credentials with each
+// platform before listening, read the { key, value } of POST /me/storage, listen, say they are up,
+// and run when started as a program.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { createWxSession, WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { createWxSession, WxSessionError, type AppOptions, type WxSessionCore, type WxSessionCoreOptions } from 'wx-session';
 import { paymentFromEnv } from './shop.js';
 
 declare module 'wx-session' {
@@ -19,9 +20,11 @@ export interface AppSettings {
   payments?: boolean;
 }
 
-/** Whether the app serves the payment routes: as told, else whether the options given have `payment`. */
-export function servesPayments(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings): boolean {
-  return settings.payments ?? ('payment' in coreOrOptions && coreOrOptions.payment !== undefined);
+/** Whether the app serves the payment routes: as told, else whether the options given (or one of their apps) have `payment`. */
+export function servesPayments(coreOrOptions: WxSessionCore | WxSessionCoreOptions, settings: AppSettings = {}): boolean {
+  if (settings.payments !== undefined) return settings.payments;
+  if ('apps' in coreOrOptions && Array.isArray(coreOrOptions.apps)) return coreOrOptions.apps.some((app) => app.payment !== undefined);
+  return 'payment' in coreOrOptions && coreOrOptions.payment !== undefined;
 }
 
 /** `{ key, value }` from a /me/storage body; the key's limits are checked by setUserStorage. */
@@ -34,30 +37,55 @@ export function storageInput(body: unknown): { key: string; value: string | numb
   return { key, value };
 }
 
-/** wx-session options from the environment (the shop's `payment` too, when set); throws when one is missing. */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionOptions {
-  const { WX_APPID, WX_APPSECRET, WX_SESSION_SECRET, WX_API_BASE } = env;
-  if (!WX_APPID || !WX_APPSECRET || !WX_SESSION_SECRET) {
-    throw new Error('set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters)');
-  }
+/** Each platform's environment variables: its AppID, its AppSecret and (for tests) its API base. */
+const PLATFORM_ENV = [
+  { platform: 'wechat', appId: 'WX_APPID', appSecret: 'WX_APPSECRET', apiBase: 'WX_API_BASE' },
+  { platform: 'douyin', appId: 'TT_APPID', appSecret: 'TT_APPSECRET', apiBase: 'TT_API_BASE' },
+  { platform: 'qq', appId: 'QQ_APPID', appSecret: 'QQ_APPSECRET', apiBase: 'QQ_API_BASE' },
+] as const;
+
+const MISSING = 'set WX_APPID, WX_APPSECRET and WX_SESSION_SECRET (at least 32 characters); for Douyin or QQ games, TT_APPID and TT_APPSECRET, QQ_APPID and QQ_APPSECRET';
+
+/**
+ * wx-session options from the environment; throws when one is missing. One game: WX_APPID and
+ * WX_APPSECRET (the shop's `payment` too, when set). Several games on one server: add TT_APPID and
+ * TT_APPSECRET for Douyin, QQ_APPID and QQ_APPSECRET for QQ (each alone works too); the options
+ * then list them in `apps`, and a login names its game by `appId` or X-WX-AppId.
+ */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): WxSessionCoreOptions {
   const payment = paymentFromEnv(env);
-  return {
-    appId: WX_APPID,
-    appSecret: WX_APPSECRET,
-    secret: WX_SESSION_SECRET,
-    ...(WX_API_BASE ? { apiBase: WX_API_BASE } : {}),
-    ...(payment ? { payment } : {}),
+  const apps: AppOptions[] = [];
+  for (const names of PLATFORM_ENV) {
+    const appId = env[names.appId];
+    const appSecret = env[names.appSecret];
+    if (!appId && !appSecret) continue;
+    if (!appId || !appSecret) throw new Error(MISSING);
+    const apiBase = env[names.apiBase];
+    apps.push({
+      appId,
+      appSecret,
+      ...(names.platform === 'wechat' ? {} : { platform: names.platform }),
+      ...(apiBase ? { apiBase } : {}),
+      ...(payment && names.platform === 'wechat' ? { payment } : {}),
+    });
+  }
+  if (!env.WX_SESSION_SECRET || apps.length === 0) throw new Error(MISSING);
+  const shared = {
+    secret: env.WX_SESSION_SECRET,
     logger: console, // logger.warn for outages, logger.error for a setup WeChat refuses; never a secret
   };
+  return apps.length === 1 ? { ...apps[0]!, ...shared } : { apps, ...shared };
 }
 
 /**
  * The core, once WeChat accepted the app's credentials: `core.verify()` makes one stable_token
  * call, and rejects with a one-line reason naming WeChat's errcode when it refuses them, e.g.
- * "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...". It logs nothing: the caller
- * reports it and exits 1, before anything listens.
+ * "AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...". With several games it asks
+ * each game's platform, and the reason names the game first: "app tt… (douyin): Douyin refused
+ * the AppSecret (40017): ...". It logs nothing: the caller reports it and exits 1, before anything
+ * listens.
  */
-export async function verifiedCore(options: WxSessionOptions): Promise<WxSessionCore> {
+export async function verifiedCore(options: WxSessionCoreOptions): Promise<WxSessionCore> {
   const core = createWxSession(options);
   await core.verify();
   return core;

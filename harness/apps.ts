@@ -188,8 +188,8 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** The app of `name` listening on loopback, and how to stop it. */
-async function serve(name: AdapterName, core: WxSessionCore, options: StartOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+/** The app of `name` on `core`, listening on loopback, and how to stop it. */
+export async function serve(name: AdapterName, core: WxSessionCore, options: StartOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   if (name === 'fastify5' || name === 'fastify4') return fastifyApp(name, core, options);
   if (name === 'hono') return honoApp(core, options);
   if (name === 'nest-express' || name === 'nest-fastify') return nestApp(name.slice(5) as 'express' | 'fastify', core, options);

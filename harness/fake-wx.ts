@@ -3,8 +3,10 @@
 // does real HTTP with fetch, wx.uploadFile sends a multipart body built by hand, and wx storage is
 // an in-memory Map. Used by the client tests, the `npm start` demo, the docs' game snippet and the
 // soak. Only types come from src/, so a program importing this loads nothing else of the library.
+// Its Douyin and QQ variants (createFakeTt, createFakeQq) differ only in what `login` answers
+// (PLATFORMS.md §2, §3): `tt.login` gives `{errMsg, code, anonymousCode, isLogin}`, `qq.login` `{code}`.
 import { randomBytes } from 'node:crypto';
-import type { WxApi, WxFailResult, WxRequestOptions, WxUploadFileOptions } from '../src/client/index.js';
+import type { WxApi, WxFailResult, WxLoginOptions, WxLoginSuccess, WxRequestOptions, WxUploadFileOptions } from '../src/client/index.js';
 import type { MockIssueCodeOptions, MockWeChat } from '../src/testing/index.js';
 
 /** One wx.request as fetch answered it, for whoever watches (the soak records it, docs print it). */
@@ -103,13 +105,17 @@ function uploadOverFetch(options: WxUploadFileOptions, file: Buffer): void {
   );
 }
 
-export interface FakeWxOptions extends FetchOptions {
-  /** wx.login's one-time code. */
-  code(): string | Promise<string>;
+/** What every fake platform object shares: the device's storage and where its requests go. */
+export interface FakeDeviceOptions extends FetchOptions {
   /** The device's wx storage. @default a new Map */
   storage?: Map<string, unknown>;
   /** Rewrites each wx.request URL before it is fetched (e.g. a placeholder origin to a test server). */
   route?(url: string): string;
+}
+
+export interface FakeWxOptions extends FakeDeviceOptions {
+  /** wx.login's one-time code. */
+  code(): string | Promise<string>;
 }
 
 export interface FakeWx extends WxApi {
@@ -121,30 +127,37 @@ export interface FakeWx extends WxApi {
   loginFails?: string;
   /** How many times `login` was called. */
   loginCalls: number;
+  /** The options of each `login` call, without its callbacks (e.g. `{ force: false }`), in order. */
+  readonly loginOptions: Omit<WxLoginOptions, 'success' | 'fail'>[];
 }
 
-/** A fake `wx` for one device. */
-export function createFakeWx(options: FakeWxOptions): FakeWx {
+/**
+ * A fake platform object whose `login` answers what `answer` gives for that call's options (an
+ * answer at hand at once, as the platform's own login would; a thrown error or rejection fails it).
+ */
+function createFakeDevice(options: FakeDeviceOptions, answer: (login: WxLoginOptions) => WxLoginSuccess | Promise<WxLoginSuccess>): FakeWx {
   const storage = options.storage ?? new Map<string, unknown>();
   const wx: FakeWx = {
     storage,
     files: new Map(),
     loginCalls: 0,
+    loginOptions: [],
 
     login(callbacks) {
       wx.loginCalls += 1;
+      const { success: _success, fail: _fail, ...rest } = callbacks;
+      wx.loginOptions.push(rest);
       const fail = (error: unknown) => callbacks.fail?.({ errMsg: `login:fail ${String((error as Error).message)}` });
       setImmediate(() => {
         if (wx.loginFails) return callbacks.fail?.({ errMsg: wx.loginFails });
-        let code: string | Promise<string>;
+        let result: WxLoginSuccess | Promise<WxLoginSuccess>;
         try {
-          code = options.code();
+          result = answer(callbacks);
         } catch (error) {
           return fail(error);
         }
-        // A code at hand is handed over at once, as WeChat's own login would.
-        if (typeof code === 'string') callbacks.success?.({ code });
-        else code.then((issued) => callbacks.success?.({ code: issued }), fail);
+        if (result instanceof Promise) result.then((issued) => callbacks.success?.(issued), fail);
+        else callbacks.success?.(result);
       });
     },
 
@@ -163,6 +176,57 @@ export function createFakeWx(options: FakeWxOptions): FakeWx {
     removeStorageSync: (key) => void storage.delete(key),
   };
   return wx;
+}
+
+/** A fake `wx` for one device. */
+export function createFakeWx(options: FakeWxOptions): FakeWx {
+  return createFakeDevice(options, () => {
+    const code = options.code();
+    return typeof code === 'string' ? { code } : code.then((issued) => ({ code: issued }));
+  });
+}
+
+/** A fake `qq` (QQ mini games) for one device: `qq.login` answers `{ code }`, as `wx.login` does. */
+export function createFakeQq(options: FakeWxOptions): FakeWx {
+  return createFakeWx(options);
+}
+
+export interface FakeTtOptions extends FakeDeviceOptions {
+  /**
+   * The one-time `code` of the user logged into Douyin on this device. Without it the device is a
+   * guest (not logged into Douyin): its `tt.login` gives only `anonymousCode`.
+   */
+  code?(): string | Promise<string>;
+  /** The device's one-time `anonymousCode`. @default a fresh random one per login */
+  anonymousCode?(): string | Promise<string>;
+}
+
+export interface FakeTt extends FakeWx {
+  /**
+   * Whether the user is logged into Douyin, so `tt.login` gives a `code` (settable). A guest's
+   * `tt.login` with `force` not `false` stands for Douyin's login sheet, cancelled: it fails with
+   * `'login:fail auth cancel'`; with `force: false` it succeeds with only `anonymousCode`.
+   * @default whether `code` was given
+   */
+  isLogin: boolean;
+}
+
+/**
+ * A fake `tt` (Douyin mini games) for one device: `tt.login` answers
+ * `{ errMsg: 'login:ok', code, anonymousCode, isLogin }`, `code` only while `isLogin`.
+ */
+export function createFakeTt(options: FakeTtOptions): FakeTt {
+  const tt = Object.assign(
+    createFakeDevice(options, async (login): Promise<WxLoginSuccess> => {
+      const isLogin = tt.isLogin;
+      if (!isLogin && login.force !== false) throw new Error('auth cancel');
+      if (isLogin && !options.code) throw new Error('no code: createFakeTt was given none');
+      const anonymousCode = options.anonymousCode ? await options.anonymousCode() : `anon${randomBytes(12).toString('hex')}`;
+      return isLogin ? { errMsg: 'login:ok', code: await options.code!(), anonymousCode, isLogin } : { errMsg: 'login:ok', anonymousCode, isLogin };
+    }),
+    { isLogin: options.code !== undefined },
+  );
+  return tt;
 }
 
 export interface MockWx extends FakeWx {

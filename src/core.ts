@@ -1,21 +1,21 @@
 // The framework-agnostic core: login(code), authenticate(token), logout(token), verify().
-// No req/res here; a bad or expired token is a result, not an exception. Keeping session_keys
-// fresh is key-freshness.ts; writes to existing sessions are records.ts.
+// No req/res here; a bad or expired token is a result, not an exception. One core serves one
+// app or several (DESIGN.md §10): each app is an App (app.ts) with its platform, key freshness
+// (key-freshness.ts) and record writes (records.ts); a token is valid only for its app's session.
+import { App, publishEvent, type Grant } from './app.js';
 import { decryptData } from './crypto.js';
-import { publishSession, reportUpstream, sessionChannelWanted, setupProblem, storeFailure, type SessionEvent } from './diagnostics.js';
-import type { AuthenticateOptions, AuthResult, LoginExtras, LoginResult, WxSessionCore } from './core-types.js';
+import { sessionChannelWanted, setupProblem, storeFailure } from './diagnostics.js';
+import type { AppChoice, AuthenticateOptions, AuthResult, LoginExtras, LoginResult, WxSessionCore } from './core-types.js';
 import { ErrorCode, WxSessionError } from './errors.js';
-import { KeyFreshness } from './key-freshness.js';
-import { resolveOptions, type ResolvedOptions, type WxSessionOptions } from './options.js';
-import { PlayerCalls } from './player-calls.js';
+import { resolveOptions, type SharedOptions, type WxSessionCoreOptions } from './options.js';
 import { RecentMap } from './recent-map.js';
-import { newRecord, SessionRecords } from './records.js';
+import { newRecord } from './records.js';
 import { Sealer } from './seal.js';
-import { WxSession, type SessionHost } from './session.js';
+import { WxSession } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
 import { MemoryStore } from './stores/memory.js';
 import { isWellFormedToken, newSessionId, signToken, verifyToken } from './token.js';
-import { MAX_CODE_LENGTH, WeChatApi } from './wechat/api.js';
+import { MAX_CODE_LENGTH } from './wechat/api.js';
 import { sealedTokenCache } from './wechat/shared-token.js';
 import type { EncryptedDataCheck, PhoneNumber } from './wechat/player-apis.js';
 
@@ -29,13 +29,14 @@ interface Verified {
   index: number;
 }
 
-class Core implements WxSessionCore, SessionHost {
-  readonly #options: ResolvedOptions;
+class Core implements WxSessionCore {
+  /** What every app shares: secrets, store, lifetimes, clock, logger (untagged). */
+  readonly #shared: SharedOptions;
   readonly #store: SessionStore;
-  readonly #api: WeChatApi;
-  readonly #records: SessionRecords;
-  readonly #freshness: KeyFreshness;
-  readonly player: PlayerCalls;
+  /** The apps served, by appId. */
+  readonly #apps: ReadonlyMap<string, App>;
+  /** The app of a login or call that names none: the only one; undefined when there are several. */
+  readonly #only: App | undefined;
   readonly config: WxSessionCore['config'];
   /**
    * Tokens whose signature already verified, so a busy session costs one HMAC, not one per
@@ -43,25 +44,24 @@ class Core implements WxSessionCore, SessionHost {
    */
   readonly #verified = new RecentMap<string, Verified>(VERIFIED_TOKENS);
 
-  constructor(options: WxSessionOptions) {
-    const resolved = resolveOptions(options);
-    this.#options = resolved;
+  constructor(options: WxSessionCoreOptions) {
+    const { shared, apps } = resolveOptions(options);
+    this.#shared = shared;
     // The default store runs on the core's clock when one was given.
-    this.#store = resolved.store ?? new MemoryStore(options.now ? { now: resolved.now } : {});
-    // Seals session_keys (and the shared access token) before a store sees them.
-    const sealer = new Sealer(resolved.secrets);
-    this.#records = new SessionRecords(this.#store, sealer, resolved);
-    const shared = this.#store.accessTokens;
-    this.#api = new WeChatApi(resolved, shared && sealedTokenCache(shared, sealer));
-    const publish = this.#publish.bind(this);
-    this.#freshness = new KeyFreshness({ options: resolved, store: this.#store, records: this.#records, api: this.#api, publish });
-    this.player = new PlayerCalls({ options: resolved, api: this.#api, records: this.#records, freshness: this.#freshness });
+    this.#store = shared.store ?? new MemoryStore(options.now ? { now: shared.now } : {});
+    // Seals session_keys (and the shared access tokens, per appId) before a store sees them.
+    const sealer = new Sealer(shared.secrets);
+    const tokens = this.#store.accessTokens;
+    const cache = tokens && sealedTokenCache(tokens, sealer);
+    this.#apps = new Map(apps.map((app) => [app.appId, new App(app, this.#store, sealer, cache)]));
+    this.#only = apps.length === 1 ? this.#apps.get(apps[0]!.appId) : undefined;
     this.#warnAboutStore();
-    this.config = Object.freeze({ appId: resolved.appId, ttl: resolved.ttlMs / 1000, exposeOpenid: resolved.exposeOpenid });
+    const served = Object.freeze(apps.map(({ appId, platform }) => Object.freeze({ appId, platform })));
+    this.config = Object.freeze({ appId: apps[0]!.appId, apps: served, ttl: shared.ttlMs / 1000, exposeOpenid: shared.exposeOpenid });
   }
 
   #warnAboutStore(): void {
-    const { logger, maxSessionsPerUser } = this.#options;
+    const { logger, maxSessionsPerUser } = this.#shared;
     if (typeof this.#store.update !== 'function') {
       logger.warn('wx-session: the session store has no update(); a logout racing a concurrent save may not be final (see SessionStore.update)');
     }
@@ -70,42 +70,47 @@ class Core implements WxSessionCore, SessionHost {
     }
   }
 
+  /** The app's appId; with several apps, the first one's (as `config.appId`). */
   get appId(): string {
-    return this.#options.appId;
+    return this.config.appId;
   }
-  get maxDataAge(): number | undefined {
-    return this.#options.maxDataAge;
+
+  /** The app a login or call names (`appId`), or the only one when it names none. */
+  #appNamed(appId: unknown): App {
+    if (appId === undefined || appId === null || appId === '') {
+      if (this.#only) return this.#only;
+      throw new WxSessionError('WX_BAD_REQUEST', { message: 'this server serves several apps: name the app with appId (login body) or the X-WX-AppId header' });
+    }
+    if (typeof appId !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'appId must be a string' });
+    const app = this.#apps.get(appId);
+    if (!app) throw new WxSessionError('WX_APP_UNKNOWN');
+    return app;
   }
-  now(): number {
-    return this.#options.now();
+
+  /** The app a record belongs to, when this core serves it. */
+  #appOf(record: SessionRecord): App | undefined {
+    const app = this.#apps.get(record.appId);
+    return app !== undefined && app.owns(record) ? app : undefined;
   }
 
   async login(code: unknown, extras: LoginExtras = {}): Promise<LoginResult> {
-    if (code === undefined || code === null || code === '') throw new WxSessionError('WX_CODE_MISSING');
-    if (typeof code !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: 'code must be a string' });
-    if (code.length > MAX_CODE_LENGTH) throw new WxSessionError('WX_BAD_REQUEST', { message: `code is longer than ${MAX_CODE_LENGTH} characters` });
+    const grant = grantOf(code, extras.anonymousCode);
+    const app = this.#appNamed(extras.appId);
     const { encryptedData, iv } = extras;
     const wantsUserInfo = encryptedData !== undefined || iv !== undefined;
     if (wantsUserInfo && (typeof encryptedData !== 'string' || typeof iv !== 'string')) {
       throw new WxSessionError('WX_BAD_REQUEST', { message: 'encryptedData and iv must both be strings' });
     }
-    const { appId, ttlMs, maxDataAge, logger } = this.#options;
-
-    let wechat;
-    try {
-      wechat = await this.#api.code2Session(code);
-    } catch (error) {
-      reportUpstream(logger, 'code2Session', error, 'the login is refused');
-      throw error;
-    }
-    const now = this.now();
+    const { appId, platform, ttlMs, maxDataAge, logger } = app.options;
+    const answer = await app.redeem(grant);
+    const now = this.#shared.now();
     const userInfo = wantsUserInfo
-      ? decryptData({ appId, sessionKey: wechat.sessionKey, encryptedData: encryptedData as string, iv: iv as string, maxAge: maxDataAge, now })
+      ? decryptData({ appId, sessionKey: answer.sessionKey, encryptedData: encryptedData as string, iv: iv as string, maxAge: maxDataAge, now })
       : undefined;
 
     const id = newSessionId();
-    const { openid, unionid } = wechat;
-    const record = newRecord({ appId, openid, unionid, sealedKey: this.#records.seal(id, wechat.sessionKey), now, ttlMs });
+    const { openid, unionid, anonymous } = answer;
+    const record = newRecord({ appId, platform, openid, anonymous, unionid, sealedKey: app.records.seal(id, answer.sessionKey), now, ttlMs });
     if (userInfo !== undefined) record.userInfo = userInfo;
 
     try {
@@ -113,9 +118,9 @@ class Core implements WxSessionCore, SessionHost {
     } catch (error) {
       throw storeFailure(logger, 'save a new session', error);
     }
-    this.#publish('login', record.openid);
-    await this.#limitSessions(record.openid);
-    return { token: signToken(id, this.#options.secrets[0]!), session: new WxSession(id, record, this), expiresIn: ttlMs / 1000 };
+    app.publish('login', record);
+    await this.#limitSessions(app, record);
+    return { token: signToken(id, this.#shared.secrets[0]!), session: new WxSession(id, record, app), expiresIn: ttlMs / 1000 };
   }
 
   /** The session id inside a token, or why there is none. An LRU hit, else one HMAC per secret. */
@@ -125,7 +130,7 @@ class Core implements WxSessionCore, SessionHost {
     let verified = this.#verified.get(token);
     if (!verified) {
       if (!isWellFormedToken(token)) return ErrorCode.WX_SESSION_INVALID;
-      verified = verifyToken(token, this.#options.secrets);
+      verified = verifyToken(token, this.#shared.secrets);
       if (!verified) return ErrorCode.WX_SESSION_INVALID;
       this.#verified.set(token, verified);
     }
@@ -133,7 +138,7 @@ class Core implements WxSessionCore, SessionHost {
   }
 
   #result(verified: Verified, session: WxSession): AuthResult {
-    return verified.index > 0 ? { session, token: signToken(verified.id, this.#options.secrets[0]!) } : { session };
+    return verified.index > 0 ? { session, token: signToken(verified.id, this.#shared.secrets[0]!) } : { session };
   }
 
   authenticateSync(token: unknown): AuthResult | undefined {
@@ -157,14 +162,15 @@ class Core implements WxSessionCore, SessionHost {
     const record = this.#store.peek?.(verified.id);
     if (record === undefined) return undefined;
     if (record === null) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
-    if (record.appId !== this.#options.appId) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
-    const now = this.now();
+    const app = this.#appOf(record);
+    if (app === undefined) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+    const now = this.#shared.now();
     // Expiry, renewal, key checks and re-sealing under a new secret all need the store or
-    // WeChat: #fromStore does them.
-    if (record.expiresAt - now < this.#options.ttlMs / 2 || this.#freshness.due(record, now) || !this.#records.isCurrent(record)) {
+    // the platform: #fromStore does them.
+    if (record.expiresAt - now < this.#shared.ttlMs / 2 || app.freshness.due(record, now) || !app.records.isCurrent(record)) {
       return undefined;
     }
-    return this.#result(verified, new WxSession(verified.id, record, this));
+    return this.#result(verified, new WxSession(verified.id, record, app));
   }
 
   async #fromStore(verified: Verified, options: AuthenticateOptions): Promise<AuthResult> {
@@ -172,40 +178,41 @@ class Core implements WxSessionCore, SessionHost {
     try {
       record = await this.#store.get(verified.id);
     } catch (error) {
-      storeFailure(this.#options.logger, 'read a session', error);
+      storeFailure(this.#shared.logger, 'read a session', error);
       return { session: null, code: ErrorCode.WX_STORE_UNAVAILABLE };
     }
-    const now = this.now();
+    const now = this.#shared.now();
     if (!record) return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
-    // A token of another app (same secret, same store) is not a token of this one.
-    if (record.appId !== this.#options.appId) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
+    // A token of an app this core does not serve (same secret, same store) is not a token of ours.
+    const app = this.#appOf(record);
+    if (app === undefined) return { session: null, code: ErrorCode.WX_SESSION_INVALID };
     if (!(record.expiresAt > now)) {
-      this.#expire(verified.id, record.openid);
+      this.#expire(app, verified.id, record);
       return { session: null, code: ErrorCode.WX_SESSION_EXPIRED };
     }
 
-    const session = new WxSession(verified.id, record, this);
-    if (this.#freshness.due(record, now)) {
-      const failure = await this.#freshness.freshen(session, options.code);
+    const session = new WxSession(verified.id, record, app);
+    if (app.freshness.due(record, now)) {
+      const failure = await app.freshness.freshen(session, options.code);
       if (failure) return { session: null, ...failure };
     }
     // Rolling renewal only when less than half the TTL is left, so not a write per request.
-    if (session.record.expiresAt - now < this.#options.ttlMs / 2) await this.#records.renew(session);
-    else if (!this.#records.isCurrent(session.record)) await this.#records.reseal(session);
+    if (session.record.expiresAt - now < this.#shared.ttlMs / 2) await app.records.renew(session);
+    else if (!app.records.isCurrent(session.record)) await app.records.reseal(session);
     return this.#result(verified, session);
   }
 
   /** An expired session met on a request: destroyed without waiting; a failure is logged. */
-  #expire(id: string, openid: string): void {
+  #expire(app: App, id: string, record: SessionRecord): void {
     Promise.resolve()
       .then(() => this.#store.destroy(id))
-      .catch((error: unknown) => storeFailure(this.#options.logger, 'destroy an expired session', error));
-    this.#publish('expiry', openid, { reason: 'ttl' });
+      .catch((error: unknown) => storeFailure(app.options.logger, 'destroy an expired session', error));
+    app.publish('expiry', record, { reason: 'ttl' });
   }
 
   async logout(token: unknown): Promise<void> {
     if (typeof token !== 'string' || !isWellFormedToken(token)) return;
-    const verified = verifyToken(token, this.#options.secrets);
+    const verified = verifyToken(token, this.#shared.secrets);
     if (!verified) return;
     this.#verified.delete(token);
     let record: SessionRecord | undefined;
@@ -213,107 +220,74 @@ class Core implements WxSessionCore, SessionHost {
       if (sessionChannelWanted()) record = await this.#store.get(verified.id);
       await this.#store.destroy(verified.id);
     } catch (error) {
-      throw storeFailure(this.#options.logger, 'destroy a session', error);
+      throw storeFailure(this.#shared.logger, 'destroy a session', error);
     }
-    if (record) this.#publish('logout', record.openid);
+    if (record) publishEvent(record.appId, 'logout', record);
   }
 
+  /** Every app's credentials, checked at once; the first failing app (in the order given) rejects. */
   async verify(): Promise<void> {
-    try {
-      await this.#api.verifyCredentials();
-    } catch (error) {
-      // Not logged: the rejection is the report, and the caller decides where it goes.
-      const problem = setupProblem(error);
-      if (!(error instanceof WxSessionError) || problem === undefined) throw error;
-      throw new WxSessionError(error.code, {
-        message: problem,
-        ...(error.errcode === undefined ? {} : { errcode: error.errcode }),
-        ...(error.endpoint === undefined ? {} : { endpoint: error.endpoint }),
-        ...(error.rid === undefined ? {} : { rid: error.rid }),
-      });
-    }
+    const apps = [...this.#apps.values()];
+    const outcomes = await Promise.allSettled(apps.map((app) => app.platform.verifyCredentials()));
+    const index = outcomes.findIndex((outcome) => outcome.status === 'rejected');
+    if (index < 0) return;
+    const error = (outcomes[index] as PromiseRejectedResult).reason as unknown;
+    // Not logged: the rejection is the report, and the caller decides where it goes.
+    const problem = setupProblem(error);
+    if (!(error instanceof WxSessionError) || problem === undefined) throw error;
+    throw new WxSessionError(error.code, {
+      message: apps.length > 1 ? `app ${apps[index]!.appId} (${apps[index]!.platformName}): ${problem}` : problem,
+      ...(error.errcode === undefined ? {} : { errcode: error.errcode }),
+      ...(error.endpoint === undefined ? {} : { endpoint: error.endpoint }),
+      ...(error.rid === undefined ? {} : { rid: error.rid }),
+    });
   }
 
-  phoneNumber(code: string, options: { openid?: string } = {}): Promise<PhoneNumber> {
-    return this.player.phoneNumber(code, options?.openid);
+  async phoneNumber(code: string, options: { openid?: string } & AppChoice = {}): Promise<PhoneNumber> {
+    return this.#appNamed(options?.appId).player.phoneNumber(code, options?.openid);
   }
 
-  checkEncryptedData(encryptedData: string): Promise<EncryptedDataCheck> {
-    return this.player.checkEncryptedData(encryptedData);
-  }
-
-  #publish(event: SessionEvent['event'], openid: string, extra: Partial<SessionEvent> = {}): void {
-    publishSession({ event, appId: this.#options.appId, openid, ...extra });
-  }
-
-  /** The per-user cap (DESIGN.md §8): the openid's oldest sessions past the cap are destroyed. */
-  async #limitSessions(openid: string): Promise<void> {
-    const max = this.#options.maxSessionsPerUser;
-    if (max === false || !this.#store.limitSessions) return;
-    try {
-      const evicted = await this.#store.limitSessions(openid, max);
-      if (evicted > 0) this.#publish('eviction', openid, { count: evicted });
-    } catch (error) {
-      // The new session is saved; the cap is enforced again at this user's next login.
-      storeFailure(this.#options.logger, 'apply the per-user session cap', error);
-    }
-  }
-
-  // ---- SessionHost: what the session objects ask of the core
-
-  openKey(session: WxSession): string {
-    const key = this.#records.open(session.id, session.record);
-    if (key === undefined) {
-      const { logger } = this.#options;
-      (logger.error ?? logger.warn).call(logger, 'wx-session: a stored session_key could not be opened (was its signing secret removed?)');
-      throw new WxSessionError('WX_SESSION_EXPIRED', { message: 'the session key could not be read; log in again' });
-    }
-    return key;
-  }
-
-  checkKey(session: WxSession): Promise<boolean> {
-    return this.#freshness.checkNow(session);
-  }
-
-  async signedPost(session: WxSession, path: string, payload: unknown): Promise<void> {
-    const sealed = session.record.sessionKey;
-    try {
-      await this.#api.signedPost(path, session.openid, session.sessionKey, payload);
-    } catch (error) {
-      reportUpstream(this.#options.logger, path, error, 'the call rejects');
-      if (error instanceof WxSessionError && error.code === ErrorCode.WX_SESSION_KEY_EXPIRED) await this.#freshness.markStale(session, sealed);
-      throw error;
-    }
-  }
-
-  async destroy(session: WxSession): Promise<void> {
-    try {
-      await this.#store.destroy(session.id);
-    } catch (error) {
-      throw storeFailure(this.#options.logger, 'destroy a session', error);
-    }
-    this.#publish('logout', session.openid);
+  async checkEncryptedData(encryptedData: string, options: AppChoice = {}): Promise<EncryptedDataCheck> {
+    return this.#appNamed(options?.appId).player.checkEncryptedData(encryptedData);
   }
 
   /**
-   * Saves `session.data` onto the record the store holds now, so a concurrent key refresh or
-   * renewal is kept, and a session logged out meanwhile is not brought back.
+   * The per-user cap (DESIGN.md §8): the player's oldest sessions of this app past the cap are
+   * destroyed. A guest is capped by its anonymous_openid.
    */
-  async save(session: WxSession, json: string): Promise<void> {
-    // Parsed from the session's JSON: the stored copy shares nothing with the live object.
-    const data = JSON.parse(json) as Record<string, unknown>;
-    let record: SessionRecord | undefined;
+  async #limitSessions(app: App, record: SessionRecord): Promise<void> {
+    const max = this.#shared.maxSessionsPerUser;
+    if (max === false || !this.#store.limitSessions) return;
     try {
-      record = await this.#records.update(session.id, (current) => ({ ...current, data }));
+      const evicted = await this.#store.limitSessions(record.openid, max, app.appId);
+      if (evicted > 0) app.publish('eviction', record, { count: evicted });
     } catch (error) {
-      throw storeFailure(this.#options.logger, 'save session data', error);
+      // The new session is saved; the cap is enforced again at this user's next login.
+      storeFailure(app.options.logger, 'apply the per-user session cap', error);
     }
-    if (record) session.replaceRecord(record, json);
   }
 }
 
-/** Creates the core that the Express and Koa adapters wrap. Validates options at once. */
-export function createWxSession(options: WxSessionOptions): WxSessionCore {
+const absent = (value: unknown): boolean => value === undefined || value === null || value === '';
+
+/** What a login redeems: `code` when there is one (it wins), else a Douyin `anonymousCode`. */
+function grantOf(code: unknown, anonymousCode: unknown): Grant {
+  if (!absent(code)) return { code: checkedCode(code, 'code') };
+  if (absent(anonymousCode)) throw new WxSessionError('WX_CODE_MISSING');
+  return { anonymousCode: checkedCode(anonymousCode, 'anonymousCode') };
+}
+
+function checkedCode(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new WxSessionError('WX_BAD_REQUEST', { message: `${name} must be a string` });
+  if (value.length > MAX_CODE_LENGTH) throw new WxSessionError('WX_BAD_REQUEST', { message: `${name} is longer than ${MAX_CODE_LENGTH} characters` });
+  return value;
+}
+
+/**
+ * Creates the core that the adapters wrap, for one app (`appId`, `appSecret`) or several
+ * (`apps`). Validates options at once.
+ */
+export function createWxSession(options: WxSessionCoreOptions): WxSessionCore {
   return new Core(options);
 }
 

@@ -4,7 +4,7 @@
 // here holds a secret.
 import diagnostics from 'node:diagnostics_channel';
 import { ErrorCode, WxSessionError } from './errors.js';
-import type { Logger } from './options.js';
+import type { Logger, PlatformName } from './options.js';
 import { CONFIG_ERRCODES, PAY_SIG_INVALID, TOKEN_ERRCODES } from './wechat/errcodes.js';
 
 /** The channel names, pinned in README ("Operators"). */
@@ -18,12 +18,14 @@ export const CHANNELS = Object.freeze({
 /** The context of one traced WeChat call; `errcode` and `rid` are set once WeChat answered. */
 export interface WeChatCallContext {
   appId: string;
+  /** Whose API: 'wechat', 'douyin' or 'qq' (the channel traces all three). */
+  platform: PlatformName;
   /** The API path, e.g. `/sns/jscode2session`. */
   endpoint: string;
   method: 'GET' | 'POST';
-  /** WeChat's errcode (0 for a success), once answered. */
+  /** The platform's error number (WeChat's errcode, Douyin's err_no; 0 for a success), once answered. */
   errcode?: number;
-  /** WeChat's request id, when its errmsg carried one. */
+  /** The platform's request id (WeChat's rid in its errmsg, Douyin's log_id), when the answer carried one. */
   rid?: string;
 }
 
@@ -33,7 +35,9 @@ export type SessionEventName = 'login' | 'logout' | 'refresh' | 'eviction' | 'ex
 export interface SessionEvent {
   event: SessionEventName;
   appId: string;
+  /** The player's openid; for a Douyin guest (`anonymous: true`), its anonymous_openid. */
   openid: string;
+  anonymous?: true;
   /** eviction: how many sessions the per-user cap destroyed. */
   count?: number;
   /** expiry: 'ttl' (the session's lifetime ran out) or 'key' (WeChat said 87009 under keyExpired 'reject'). */
@@ -73,9 +77,25 @@ const HINTS: ReadonlyMap<number, string> = new Map([
   [89503, 'this IP needs an administrator to approve the call (89503): confirm it in WeChat, or add the IP to the allow-list'],
 ]);
 
+/**
+ * Errors of Douyin's and QQ's own numbers, with the setup hint each stands for (null: none). Their
+ * numbers are not WeChat's (Douyin's 40002 is a missing access token, not a bad grant type), so
+ * WeChat's table below is not read for them.
+ */
+const platformHints = new WeakMap<WxSessionError, string | null>();
+
+/** Marks `error` as one of another platform's numbers, with the setup hint it stands for, if any. */
+export function withSetupHint(error: WxSessionError, hint: string | null): WxSessionError {
+  platformHints.set(error, hint);
+  return error;
+}
+
 /** The one-line reason for a failure of the app's own setup, or undefined when it is not one. */
 export function setupProblem(error: unknown): string | undefined {
-  if (!(error instanceof WxSessionError) || error.errcode === undefined) return undefined;
+  if (!(error instanceof WxSessionError)) return undefined;
+  const hint = platformHints.get(error);
+  if (hint !== undefined) return hint ?? undefined;
+  if (error.errcode === undefined) return undefined;
   if (CONFIG_ERRCODES.has(error.errcode)) return HINTS.get(error.errcode) ?? `WeChat rejected the app configuration (${error.errcode})`;
   if (error.errcode === PAY_SIG_INVALID) {
     return 'WeChat rejected the pay_sig (90011): check the payment option\'s appKey and env (the sandbox has its own AppKey)';

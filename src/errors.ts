@@ -18,6 +18,7 @@ export const ErrorCode = Object.freeze({
   WX_CONFIG_ERROR: 'WX_CONFIG_ERROR',
   WX_STORE_UNAVAILABLE: 'WX_STORE_UNAVAILABLE',
   WX_REQUEST_TIMEOUT: 'WX_REQUEST_TIMEOUT',
+  WX_APP_UNKNOWN: 'WX_APP_UNKNOWN',
 } as const);
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -40,6 +41,7 @@ export const errorStatus: Readonly<Record<ErrorCode, number>> = Object.freeze({
   WX_CONFIG_ERROR: 500,
   WX_STORE_UNAVAILABLE: 503,
   WX_REQUEST_TIMEOUT: 408,
+  WX_APP_UNKNOWN: 400,
 });
 
 const defaultMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
@@ -59,6 +61,7 @@ const defaultMessages: Readonly<Record<ErrorCode, string>> = Object.freeze({
   WX_CONFIG_ERROR: 'WeChat rejected the app credentials',
   WX_STORE_UNAVAILABLE: 'the session store is unavailable',
   WX_REQUEST_TIMEOUT: 'the login body did not arrive in time',
+  WX_APP_UNKNOWN: 'this server does not serve the app named by appId (X-WX-AppId)',
 });
 
 export interface WxSessionErrorOptions {

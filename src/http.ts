@@ -4,20 +4,24 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { WxSession } from './session.js';
 import { ErrorCode, WxSessionError } from './errors.js';
-import type { AuthResult, WxSessionCore } from './core-types.js';
+import type { AuthResult, LoginExtras, WxSessionCore } from './core-types.js';
 import { isWellFormedToken } from './token.js';
+import { DEFAULT_BODY_TIMEOUT, loginObject, readBody } from './http-body.js';
 
-export const LOGIN_BODY_LIMIT = 8 * 1024;
+export { DEFAULT_BODY_TIMEOUT, LOGIN_BODY_LIMIT, loginObject, readBody } from './http-body.js';
+
 /**
  * The longest `X-WX-Session`, `Authorization` or `X-WX-Code` header looked at (DESIGN.md §8
  * "Bounded cost"): a longer one is refused before it is trimmed, split or matched.
  */
 export const MAX_HEADER_LENGTH = 4096;
-/** How long a login body may take to arrive when the adapter reads it itself. @default 10 s */
-export const DEFAULT_BODY_TIMEOUT = 10_000;
 export const TOKEN_HEADER = 'x-wx-session';
 export const REISSUED_TOKEN_HEADER = 'X-WX-Session-Token';
 export const CODE_HEADER = 'x-wx-code';
+/** The app a login names, on a server of several apps (DESIGN.md §10); or body field `appId`. */
+export const APP_ID_HEADER = 'x-wx-appid';
+/** Douyin's anonymous code of a guest login; or body field `anonymousCode`. */
+export const ANONYMOUS_CODE_HEADER = 'x-wx-anonymous-code';
 
 export interface Reply {
   status: number;
@@ -106,13 +110,33 @@ export function tokenFrom(headers: HeaderSource): string | undefined {
   return trimOws(auth, 7);
 }
 
+/** A login header's value, or undefined for none or ''; one over MAX_HEADER_LENGTH is `WX_BAD_REQUEST`, unread. */
+function boundedHeader(headers: HeaderSource, name: string): string | undefined {
+  const value = header(headers, name);
+  if (value !== undefined && value.length > MAX_HEADER_LENGTH) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: `the ${name} header is longer than ${MAX_HEADER_LENGTH} characters` });
+  }
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /** `X-WX-Code`, or undefined; a header over MAX_HEADER_LENGTH is `WX_BAD_REQUEST`, unread. */
 export function codeFrom(headers: HeaderSource): string | undefined {
-  const code = header(headers, CODE_HEADER);
-  if (code !== undefined && code.length > MAX_HEADER_LENGTH) {
-    throw new WxSessionError('WX_BAD_REQUEST', { message: `the ${CODE_HEADER} header is longer than ${MAX_HEADER_LENGTH} characters` });
+  return boundedHeader(headers, CODE_HEADER);
+}
+
+const isAbsent = (value: unknown): boolean => value === undefined || value === null || value === '';
+
+/**
+ * The app a login names: body `appId` or header `X-WX-AppId`; both, and different, is
+ * `WX_BAD_REQUEST` (a client that says two things is not guessed at).
+ */
+export function appIdFrom(body: Record<string, unknown>, headers: HeaderSource): unknown {
+  const named = boundedHeader(headers, APP_ID_HEADER);
+  if (isAbsent(body.appId)) return named;
+  if (named !== undefined && body.appId !== named) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: `the login names two apps: body appId and the ${APP_ID_HEADER} header differ` });
   }
-  return code === undefined || code === '' ? undefined : code;
+  return body.appId;
 }
 
 /** The answer for an error code. `token` decides `invalid_request` vs `invalid_token` on 401s. */
@@ -194,57 +218,6 @@ export function saveBeforeEnd(session: WxSession, res: ServerResponse): void {
   } as ServerResponse['end'];
 }
 
-/**
- * Reads a login body no body parser has read, up to LOGIN_BODY_LIMIT bytes. On overflow it
- * stops keeping bytes, lets the rest drain, and throws WX_PAYLOAD_TOO_LARGE. A body that has not
- * arrived within `timeout` ms throws WX_REQUEST_TIMEOUT (the adapter then closes the connection).
- */
-export function readBody(req: IncomingMessage, timeout = DEFAULT_BODY_TIMEOUT): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > LOGIN_BODY_LIMIT) {
-      req.resume();
-      reject(new WxSessionError('WX_PAYLOAD_TOO_LARGE'));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new WxSessionError('WX_REQUEST_TIMEOUT'));
-    }, timeout);
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > LOGIN_BODY_LIMIT) {
-        cleanup();
-        req.resume();
-        reject(new WxSessionError('WX_PAYLOAD_TOO_LARGE'));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    const onError = () => {
-      cleanup();
-      reject(new WxSessionError('WX_BAD_REQUEST', { message: 'the request body could not be read' }));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onError);
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('error', onError);
-    req.once('aborted', onError);
-  });
-}
-
 export interface LoginInput {
   /** What a body parser produced, or undefined when none ran. */
   parsedBody: unknown;
@@ -268,25 +241,6 @@ async function loginBody(input: LoginInput): Promise<Record<string, unknown>> {
   return loginObject(body);
 }
 
-/** A login body as read (text, bytes) or parsed (anything) to the object §4 expects. */
-export function loginObject(read: unknown): Record<string, unknown> {
-  let body = read;
-  if (Buffer.isBuffer(body)) body = body.toString('utf8');
-  if (typeof body === 'string') {
-    if (body.trim() === '') return {};
-    try {
-      body = JSON.parse(body);
-    } catch {
-      throw new WxSessionError('WX_BAD_REQUEST', { message: 'the login body is not valid JSON' });
-    }
-  }
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new WxSessionError('WX_BAD_REQUEST', { message: 'the login body must be a JSON object' });
-  }
-  return body as Record<string, unknown>;
-}
-
 /** POST loginPath: the code from the body or `X-WX-Code`, then core.login. */
 export async function handleLogin(core: WxSessionCore, input: LoginInput): Promise<Reply> {
   try {
@@ -296,12 +250,22 @@ export async function handleLogin(core: WxSessionCore, input: LoginInput): Promi
   }
 }
 
-/** The login for a body already made an object (`loginObject`); throws WxSessionErrors. */
+/**
+ * The login for a body already made an object (`loginObject`); throws WxSessionErrors. The code
+ * from body `code` or `X-WX-Code`; the app from body `appId` or `X-WX-AppId`; a Douyin guest's
+ * anonymous code from body `anonymousCode` or `X-WX-Anonymous-Code`.
+ */
 export async function loginReply(core: WxSessionCore, body: Record<string, unknown>, headers: HeaderSource): Promise<Reply> {
   const code = body.code ?? codeFrom(headers);
-  const { token, session, expiresIn } = await core.login(code, { encryptedData: body.encryptedData, iv: body.iv });
+  const extras: LoginExtras = { encryptedData: body.encryptedData, iv: body.iv };
+  const appId = appIdFrom(body, headers);
+  if (appId !== undefined) extras.appId = appId;
+  const anonymousCode = isAbsent(body.anonymousCode) ? boundedHeader(headers, ANONYMOUS_CODE_HEADER) : body.anonymousCode;
+  if (anonymousCode !== undefined) extras.anonymousCode = anonymousCode;
+  const { token, session, expiresIn } = await core.login(code, extras);
   const answer: Record<string, unknown> = { token, expiresIn };
-  if (core.config.exposeOpenid) {
+  // A Douyin guest has no openid (and its answer none): the answer keeps its shape.
+  if (core.config.exposeOpenid && !session.anonymous) {
     answer.openid = session.openid;
     if (session.unionid !== undefined) answer.unionid = session.unionid;
   }

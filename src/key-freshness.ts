@@ -11,7 +11,8 @@ import { withoutStale, type SessionRecords } from './records.js';
 import type { WxSession } from './session.js';
 import { SingleFlight } from './single-flight.js';
 import type { SessionRecord, SessionStore } from './store.js';
-import { MAX_CODE_LENGTH, type KeyState, type WeChatApi } from './wechat/api.js';
+import type { Platform } from './platforms/types.js';
+import { MAX_CODE_LENGTH, type KeyState } from './wechat/api.js';
 
 /** Why a request has no session, with WeChat's errcode when a refresh failed on one. */
 export interface KeyFailure {
@@ -40,13 +41,13 @@ export function checkOutagePause(intervalMs: number | false): number {
   return Math.min(Math.max(intervalMs || 0, 5_000), 30_000);
 }
 
-/** What key freshness works with: the core's options, store, record writes and WeChat client. */
+/** What key freshness works with: the app's options, the store, record writes and the app's platform. */
 export interface KeyFreshnessContext {
   readonly options: ResolvedOptions;
   readonly store: SessionStore;
   readonly records: SessionRecords;
-  readonly api: WeChatApi;
-  publish(event: SessionEvent['event'], openid: string, extra?: Partial<SessionEvent>): void;
+  readonly api: Pick<Platform, 'checkSessionKey' | 'code2Session'>;
+  publish(event: SessionEvent['event'], record: SessionRecord, extra?: Partial<SessionEvent>): void;
 }
 
 export class KeyFreshness {
@@ -65,8 +66,12 @@ export class KeyFreshness {
     this.#context = context;
   }
 
-  /** True when the record's key is marked stale, or due a check (interval passed, no outage pause). */
+  /**
+   * True when the record's key is marked stale, or due a check (interval passed, no outage pause).
+   * Never for a guest (a Douyin anonymous login): there is no openid to check its key with.
+   */
   due(record: SessionRecord, now: number): boolean {
+    if (record.anonymous) return false;
     if (record.keyStale) return true;
     const interval = this.#context.options.checkIntervalMs;
     return interval !== false && now - (record.keyCheckedAt ?? 0) >= interval && now >= this.#pausedUntil;
@@ -85,7 +90,7 @@ export class KeyFreshness {
     const { options, store, publish } = this.#context;
     if (options.keyExpired === 'reject') {
       await store.destroy(session.id).then(
-        () => publish('expiry', session.openid, { reason: 'key' }),
+        () => publish('expiry', session.record, { reason: 'key' }),
         (error: unknown) => storeFailure(options.logger, 'destroy a session', error),
       );
       return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
@@ -182,7 +187,7 @@ export class KeyFreshness {
       return { failure: { code: ErrorCode.WX_STORE_UNAVAILABLE } };
     }
     if (!record) return { failure: { code: ErrorCode.WX_SESSION_EXPIRED } };
-    this.#context.publish('refresh', record.openid);
+    this.#context.publish('refresh', record);
     return { record };
   }
 

@@ -1,4 +1,5 @@
 // Options of createWxSession: defaults in one frozen object, validated once at construction.
+import { API_BASES, appLogger, fail, resolveApps } from './app-options.js';
 import type { SessionStore } from './store.js';
 
 /** A pino- or console-shaped logger. wx-session never passes it a secret. */
@@ -14,11 +15,25 @@ export interface CheckSessionKeyOptions {
   interval: number;
 }
 
-export interface WxSessionOptions {
-  /** The mini game's AppID. */
+/** The platforms a core serves (DESIGN.md §10). */
+export type PlatformName = 'wechat' | 'douyin' | 'qq';
+
+/** One app of the `apps` option. */
+export interface AppOptions {
+  /** The app's AppID on its platform. */
   appId: string;
-  /** The mini game's AppSecret. Never logged, never answered. */
+  /** The app's AppSecret. Never logged, never answered. */
   appSecret: string;
+  /** @default 'wechat' */
+  platform?: PlatformName;
+  /** Mini-game virtual payment 2.0, WeChat apps only (see WxSessionOptions.payment). */
+  payment?: PaymentOptions;
+  /** @default the platform's: defaults.apiBases[platform] */
+  apiBase?: string;
+}
+
+/** The options shared by both forms: the one-app `WxSessionOptions` and the several-apps `WxSessionAppsOptions`. */
+export interface WxSessionCommonOptions {
   /** Token signing secret(s), each at least 32 characters. Signs with the first, accepts all. */
   secret: string | readonly string[];
   /** @default new MemoryStore() */
@@ -29,14 +44,16 @@ export interface WxSessionOptions {
   checkSessionKey?: CheckSessionKeyOptions | false;
   /** What a WeChat 87009 (stale session_key) does. @default 'refresh' */
   keyExpired?: 'refresh' | 'reject';
-  /** @default 'https://api.weixin.qq.com' */
-  apiBase?: string;
   /** Milliseconds per WeChat call. @default 5000 */
   timeout?: number;
   /** @default globalThis.fetch */
   fetch?: FetchLike;
-  /** Your own access-token source (a central token service); default: stable_token, cached, single-flight. */
-  accessToken?: () => Promise<string>;
+  /**
+   * Your own access-token source (a central token service), called with the appId the token is
+   * for; default: the platform's token API (stable_token on WeChat and Douyin, getToken on QQ),
+   * cached per app, single-flight.
+   */
+  accessToken?: (appId: string) => Promise<string>;
   /** Whether the login answer includes openid/unionid. @default true */
   exposeOpenid?: boolean;
   /** Refuse encryptedData whose watermark is older than this many seconds. @default undefined (off) */
@@ -58,6 +75,18 @@ export interface WxSessionOptions {
    * @default Date.now
    */
   now?: () => number;
+}
+
+/** One app (the form of DESIGN.md §3): `appId` and `appSecret` at the top level. */
+export interface WxSessionOptions extends WxSessionCommonOptions {
+  /** The mini game's AppID. */
+  appId: string;
+  /** The mini game's AppSecret. Never logged, never answered. */
+  appSecret: string;
+  /** The app's platform. @default 'wechat' */
+  platform?: PlatformName;
+  /** @default the platform's: 'https://api.weixin.qq.com' for WeChat (defaults.apiBases) */
+  apiBase?: string;
   /**
    * Mini-game virtual payment 2.0 (`session.payments`): the offer id and AppKey(s) from the
    * virtual payment admin page. `env` 1 is the sandbox and signs with the sandbox AppKey; a plain
@@ -65,7 +94,26 @@ export interface WxSessionOptions {
    * logged, never answered. Without this option the payment calls reject WX_CONFIG_ERROR.
    */
   payment?: PaymentOptions;
+  /** Several apps: WxSessionAppsOptions (giving both forms is a TypeError). */
+  apps?: undefined;
 }
+
+/**
+ * Several apps, each on its platform (DESIGN.md §10), instead of a top-level `appId`/`appSecret`:
+ * a login names its app (body `appId` or header `X-WX-AppId`), and a token is valid only for the
+ * sessions of its app. The fields of one app (`platform`, `apiBase`, `payment`) go in each app.
+ */
+export interface WxSessionAppsOptions extends WxSessionCommonOptions {
+  apps: readonly AppOptions[];
+  appId?: undefined;
+  appSecret?: undefined;
+  platform?: undefined;
+  apiBase?: undefined;
+  payment?: undefined;
+}
+
+/** What createWxSession takes: one app or several. */
+export type WxSessionCoreOptions = WxSessionOptions | WxSessionAppsOptions;
 
 export interface PaymentOptions {
   offerId: string;
@@ -81,9 +129,11 @@ export interface ResolvedPayment {
   appKey: string;
 }
 
+/** The options of one app as its calls use them: the core's shared options and the app's own. */
 export interface ResolvedOptions {
   appId: string;
   appSecret: string;
+  platform: PlatformName;
   secrets: readonly string[];
   store: SessionStore | undefined;
   ttlMs: number;
@@ -92,7 +142,7 @@ export interface ResolvedOptions {
   apiBase: string;
   timeout: number;
   fetch: FetchLike;
-  accessToken: (() => Promise<string>) | undefined;
+  accessToken: ((appId: string) => Promise<string>) | undefined;
   exposeOpenid: boolean;
   maxDataAge: number | undefined;
   logger: Logger;
@@ -106,6 +156,8 @@ export const defaults = Object.freeze({
   checkSessionKey: Object.freeze({ interval: 1800 }),
   keyExpired: 'refresh' as const,
   apiBase: 'https://api.weixin.qq.com',
+  /** Each platform's API base. */
+  apiBases: API_BASES,
   timeout: 5000,
   exposeOpenid: true,
   maxSessionsPerUser: 10,
@@ -116,41 +168,34 @@ const silent: Logger = Object.freeze({ warn() {}, error() {} });
 /** Date.now, looked up at each call, so fake timers that replace it (sinon, Jest) move it too. */
 export const wallClock = (): number => Date.now();
 
-function fail(message: string): never {
-  throw new TypeError(`wx-session: ${message}`);
-}
-
-const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
-function resolvePayment(payment: PaymentOptions | undefined): ResolvedPayment | undefined {
-  if (payment === undefined) return undefined;
-  if (payment === null || typeof payment !== 'object') fail('payment must be { offerId, appKey, env? }');
-  const { offerId, appKey } = payment;
-  const env = payment.env ?? 0;
-  if (!nonEmpty(offerId)) fail('payment.offerId must be a non-empty string');
-  if (env !== 0 && env !== 1) fail('payment.env must be 0 (production) or 1 (sandbox)');
-  if (typeof appKey === 'string') {
-    if (!nonEmpty(appKey)) fail('payment.appKey must be a non-empty string or { production, sandbox }');
-    return { offerId, env, appKey };
-  }
-  if (appKey === null || typeof appKey !== 'object' || !nonEmpty(appKey.production) || !nonEmpty(appKey.sandbox)) {
-    // Names the field only: the value is a secret.
-    fail('payment.appKey must be a non-empty string or { production, sandbox } of non-empty strings');
-  }
-  return { offerId, env, appKey: env === 1 ? appKey.sandbox : appKey.production };
-}
-
 function positive(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${name} must be a positive number`);
   return value;
 }
 
-export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
+/**
+ * The options every app shares, and those of each app the core serves, in the order given (one
+ * for the one-app form): the shared options with the app's own. QQ has no server-side key check,
+ * so its apps check none; with several apps, each app's logger names it.
+ */
+export function resolveOptions(options: WxSessionCoreOptions): { shared: SharedOptions; apps: ResolvedOptions[] } {
   if (options === null || typeof options !== 'object') fail('options are required');
-  const { appId, appSecret } = options;
-  if (typeof appId !== 'string' || appId.length === 0) fail('appId is required');
-  if (typeof appSecret !== 'string' || appSecret.length === 0) fail('appSecret is required');
+  const apps = resolveApps(options);
+  const shared = resolveShared(options);
+  const several = apps.length > 1;
+  const resolved = apps.map((app) => ({
+    ...shared,
+    ...app,
+    checkIntervalMs: app.platform === 'qq' ? false : shared.checkIntervalMs,
+    logger: several ? appLogger(shared.logger, app.appId) : shared.logger,
+  }));
+  return { shared, apps: resolved };
+}
 
+/** The options every app of a core shares (its logger untagged). */
+export type SharedOptions = Omit<ResolvedOptions, 'appId' | 'appSecret' | 'platform' | 'apiBase' | 'payment'>;
+
+function resolveShared(options: WxSessionCoreOptions): SharedOptions {
   const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
   if (!Array.isArray(secrets) || secrets.length === 0) fail('secret must be a string or a non-empty array of strings');
   for (const s of secrets) {
@@ -169,9 +214,6 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
 
   const keyExpired = options.keyExpired ?? defaults.keyExpired;
   if (keyExpired !== 'refresh' && keyExpired !== 'reject') fail("keyExpired must be 'refresh' or 'reject'");
-
-  const apiBase = options.apiBase ?? defaults.apiBase;
-  if (typeof apiBase !== 'string' || !/^https?:\/\//.test(apiBase)) fail('apiBase must be an http(s) URL');
 
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') fail('fetch must be a function');
@@ -193,14 +235,11 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
   if (typeof now !== 'function') fail('now must be a function returning epoch milliseconds');
 
   return {
-    appId,
-    appSecret,
     secrets: Object.freeze([...secrets]),
     store: options.store,
     ttlMs: ttl * 1000,
     checkIntervalMs,
     keyExpired,
-    apiBase: apiBase.replace(/\/+$/, ''),
     timeout,
     fetch: fetchImpl,
     accessToken: options.accessToken,
@@ -209,6 +248,5 @@ export function resolveOptions(options: WxSessionOptions): ResolvedOptions {
     logger,
     maxSessionsPerUser,
     now,
-    payment: resolvePayment(options.payment),
   };
 }

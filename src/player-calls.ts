@@ -2,7 +2,8 @@
 // sealed into the store), the phone number, the risk rank, the encrypted-data check and the
 // mini-game payments. The WeChat calls are wechat/player-apis.ts and wechat/payments.ts; here
 // are what they do to sessions (a 87009/90010 marks the key stale, as the signed APIs do, so the
-// next request with X-WX-Code repairs it) and the logging of §8.
+// next request with X-WX-Code repairs it) and the logging of §8. All but the key reset (WeChat
+// and Douyin) are WeChat's: on another platform, or for a Douyin guest, they reject WX_BAD_REQUEST.
 import { reportUpstream, storeFailure } from './diagnostics.js';
 import { ErrorCode, WxSessionError } from './errors.js';
 import type { KeyFreshness } from './key-freshness.js';
@@ -11,6 +12,7 @@ import { withoutStale, type SessionRecords } from './records.js';
 import type { WxSession } from './session.js';
 import type { SessionRecord } from './store.js';
 import type { WeChatApi } from './wechat/api.js';
+import { unsupported, type Platform } from './platforms/types.js';
 import {
   PAY_DUPLICATE,
   PAY_INSUFFICIENT,
@@ -27,7 +29,6 @@ import {
   checkPhoneCode,
   getPhoneNumber,
   getRiskRank,
-  resetSessionKey,
   riskRankBody,
   type EncryptedDataCheck,
   type PhoneNumber,
@@ -36,7 +37,7 @@ import {
 
 export interface PlayerCallsContext {
   readonly options: ResolvedOptions;
-  readonly api: WeChatApi;
+  readonly platform: Platform;
   readonly records: SessionRecords;
   readonly freshness: KeyFreshness;
 }
@@ -49,6 +50,13 @@ export class PlayerCalls {
 
   constructor(context: PlayerCallsContext) {
     this.#context = context;
+  }
+
+  /** WeChat's API client, for a call only WeChat offers (`what`); elsewhere WX_BAD_REQUEST. */
+  #wechat(what: string): WeChatApi {
+    const { platform, options } = this.#context;
+    if (platform.wechat === undefined) throw unsupported(what, platform.name, options.appId);
+    return platform.wechat;
   }
 
   /**
@@ -69,10 +77,12 @@ export class PlayerCalls {
     }
   }
 
-  /** `session.resetKey()`: WeChat issues a new key, which replaces the old one in the store. */
+  /** `session.resetKey()`: the platform issues a new key, which replaces the old one in the store. */
   async resetKey(session: WxSession): Promise<void> {
-    const { api, records, options } = this.#context;
-    const fresh = await this.#guard('/wxa/resetusersessionkey', () => resetSessionKey(api, session.openid, session.sessionKey), session);
+    const { platform, records, options } = this.#context;
+    const openid = playerOf(session, 'A session_key reset');
+    const operation = platform.name === 'wechat' ? '/wxa/resetusersessionkey' : 'resetSessionKey';
+    const fresh = await this.#guard(operation, () => platform.resetSessionKey(openid, session.sessionKey), session);
     const sessionKey = records.seal(session.id, fresh);
     const keyCheckedAt = options.now();
     let record: SessionRecord | undefined;
@@ -88,24 +98,28 @@ export class PlayerCalls {
 
   /** `core.phoneNumber()` and `session.phoneNumber()`. */
   async phoneNumber(code: unknown, openid?: unknown): Promise<PhoneNumber> {
+    const api = this.#wechat('The phone number (getuserphonenumber)');
     const checked = checkPhoneCode(code, openid);
-    return this.#guard('/wxa/business/getuserphonenumber', () => getPhoneNumber(this.#context.api, checked, openid as string | undefined));
+    return this.#guard('/wxa/business/getuserphonenumber', () => getPhoneNumber(api, checked, openid as string | undefined));
   }
 
   /** `session.riskRank()`. */
   async riskRank(session: WxSession, input: RiskRankInput): Promise<number> {
+    const api = this.#wechat('The risk rank (getuserriskrank)');
     const body = riskRankBody(this.#context.options.appId, session.openid, input);
-    return this.#guard('/wxa/getuserriskrank', () => getRiskRank(this.#context.api, body));
+    return this.#guard('/wxa/getuserriskrank', () => getRiskRank(api, body));
   }
 
   /** `core.checkEncryptedData()`. */
-  checkEncryptedData(encryptedData: unknown): Promise<EncryptedDataCheck> {
-    return this.#guard('/wxa/business/checkencryptedmsg', () => checkEncryptedMsg(this.#context.api, encryptedData));
+  async checkEncryptedData(encryptedData: unknown): Promise<EncryptedDataCheck> {
+    const api = this.#wechat('The encrypted-data check (checkencryptedmsg)');
+    return this.#guard('/wxa/business/checkencryptedmsg', () => checkEncryptedMsg(api, encryptedData));
   }
 
   /** One of `session.payments`: checked, signed over the exact bytes sent, and sent. */
   async payment(session: WxSession, kind: PaymentKind, input: unknown): Promise<unknown> {
-    const { options, api } = this.#context;
+    const { options } = this.#context;
+    const api = this.#wechat('Virtual payment (session.payments)');
     const payment = options.payment;
     if (!payment) throw new WxSessionError('WX_CONFIG_ERROR', { message: 'payment is not configured' });
     const fields = paymentFields(kind, input);
@@ -125,4 +139,12 @@ export class PlayerCalls {
     const call = (kind: PaymentKind) => (input: unknown) => this.payment(session, kind, input);
     return Object.freeze({ balance: call('balance'), pay: call('pay'), cancel: call('cancel'), present: call('present') }) as WxSessionPayments;
   }
+}
+
+/** The openid of a logged-in player; a Douyin guest (anonymous) has none: WX_BAD_REQUEST. */
+export function playerOf(session: WxSession, what: string): string {
+  if (session.anonymous) {
+    throw new WxSessionError('WX_BAD_REQUEST', { message: `${what} needs a logged-in player: a guest session (Douyin anonymous login) has no openid` });
+  }
+  return session.openid;
 }

@@ -3,7 +3,7 @@
 // with the store's `update`, which never brings back a session destroyed meanwhile (logout is
 // final, DESIGN.md §8); a session_key sealed under an older secret is sealed again on the way.
 import { storeFailure } from './diagnostics.js';
-import type { ResolvedOptions } from './options.js';
+import type { PlatformName, ResolvedOptions } from './options.js';
 import { sessionKeyContext, type Sealer } from './seal.js';
 import type { WxSession } from './session.js';
 import type { SessionRecord, SessionStore } from './store.js';
@@ -11,10 +11,13 @@ import type { SessionRecord, SessionStore } from './store.js';
 /** The data of a new session: shared, so frozen; WxSession.data copies it on first use. */
 const NO_DATA: Record<string, unknown> = Object.freeze({});
 
-/** What a new session's record is made of: WeChat's answer, its key already sealed. */
+/** What a new session's record is made of: the platform's answer, its key already sealed. */
 export interface NewRecord {
   appId: string;
+  platform: PlatformName;
+  /** The openid, or a guest's anonymous_openid (then `anonymous`). */
   openid: string;
+  anonymous?: boolean;
   unionid?: string | undefined;
   sealedKey: string;
   now: number;
@@ -26,11 +29,12 @@ export interface NewRecord {
  * field added later costs a property array of its own in every stored session), and `data`
  * starts as one shared frozen empty object: a stored session costs what it holds.
  */
-export function newRecord({ appId, openid, unionid, sealedKey: sessionKey, now, ttlMs }: NewRecord): SessionRecord {
+export function newRecord({ appId, platform, openid, anonymous, unionid, sealedKey: sessionKey, now, ttlMs }: NewRecord): SessionRecord {
   const expiresAt = now + ttlMs;
+  if (anonymous) return { appId, platform, openid, anonymous: true, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now };
   return unionid === undefined
-    ? { appId, openid, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now }
-    : { appId, openid, unionid, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now };
+    ? { appId, platform, openid, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now }
+    : { appId, platform, openid, unionid, sessionKey, data: NO_DATA, createdAt: now, expiresAt, keyCheckedAt: now };
 }
 
 export class SessionRecords {

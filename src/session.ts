@@ -7,6 +7,8 @@ import type { SessionRecord } from './store.js';
 import type { PlayerCalls } from './player-calls.js';
 import type { WxSessionPayments } from './wechat/payments.js';
 import type { PhoneNumber, RiskRankInput } from './wechat/player-apis.js';
+import type { PlatformName } from './options.js';
+import type { SignedCall } from './platforms/types.js';
 
 /**
  * The shape of `session.data`. Empty by default; declare your own fields with
@@ -15,9 +17,11 @@ import type { PhoneNumber, RiskRankInput } from './wechat/player-apis.js';
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface WxSessionData {}
 
-/** What a session needs from the core that made it. */
+/** What a session needs from the core that made it: the app of the session. */
 export interface SessionHost {
   readonly appId: string;
+  /** The app's platform (for records made before platforms were recorded). */
+  readonly platformName: PlatformName;
   readonly maxDataAge: number | undefined;
   /** The core's clock (epoch ms), for the watermark age `maxDataAge` limits. */
   now(): number;
@@ -25,7 +29,7 @@ export interface SessionHost {
   /** Saves `data`, given as the JSON the session serialised it to. */
   save(session: WxSession, data: string): Promise<void>;
   checkKey(session: WxSession): Promise<boolean>;
-  signedPost(session: WxSession, path: string, payload: unknown): Promise<void>;
+  signedPost(session: WxSession, call: SignedCall, payload: unknown): Promise<void>;
   /** The session_key the record holds sealed (DESIGN.md §8 "Nothing usable at rest"). */
   openKey(session: WxSession): string;
   /** The key reset, phone number, risk rank and payments (player-calls.ts). */
@@ -33,7 +37,10 @@ export interface SessionHost {
 }
 
 export interface WxSessionJSON {
+  /** Absent for a Douyin guest (then `anonymous` and `anonymousOpenid`). */
   openid: string;
+  anonymous?: true;
+  anonymousOpenid?: string;
   unionid?: string;
   data: WxSessionData & Record<string, unknown>;
   userInfo?: Record<string, unknown>;
@@ -62,8 +69,30 @@ export class WxSession {
     this.#host = host;
   }
 
+  /**
+   * The player's openid in this app. Undefined for a Douyin guest (`anonymous`, logged in with an
+   * anonymous code): an app that serves guests checks `session.anonymous` first.
+   */
   get openid(): string {
-    return this.#record.openid;
+    const record = this.#record;
+    return record.anonymous ? (undefined as unknown as string) : record.openid;
+  }
+  /** True for a Douyin guest session: `anonymousOpenid` and no `openid`; no key checks, no signed APIs. */
+  get anonymous(): boolean {
+    return this.#record.anonymous === true;
+  }
+  /** A Douyin guest's anonymous_openid; undefined for a logged-in player. */
+  get anonymousOpenid(): string | undefined {
+    const record = this.#record;
+    return record.anonymous ? record.openid : undefined;
+  }
+  /** The app the session belongs to. */
+  get appId(): string {
+    return this.#record.appId;
+  }
+  /** The app's platform: 'wechat', 'douyin' or 'qq'. */
+  get platform(): PlatformName {
+    return this.#record.platform ?? this.#host.platformName;
   }
   get unionid(): string | undefined {
     return this.#record.unionid;
@@ -146,22 +175,22 @@ export class WxSession {
     return this.#host.checkKey(this);
   }
 
-  /** Mini-game user storage (`/wxa/set_user_storage`), signed with the session_key. */
+  /** Mini-game user storage (WeChat `/wxa/set_user_storage`, Douyin's and QQ's own), signed with the session_key. */
   async setUserStorage(kvList: readonly StorageItem[]): Promise<void> {
     const kv_list = storageItems(kvList);
-    await this.#host.signedPost(this, '/wxa/set_user_storage', { kv_list });
+    await this.#host.signedPost(this, 'setUserStorage', { kv_list });
   }
 
   /** Removes user storage keys (`/wxa/remove_user_storage`). */
   async removeUserStorage(keys: readonly string[]): Promise<void> {
     const key = storageKeys(keys);
-    await this.#host.signedPost(this, '/wxa/remove_user_storage', { key });
+    await this.#host.signedPost(this, 'removeUserStorage', { key });
   }
 
-  /** Interactive (friend-visible) data (`/wxa/setuserinteractivedata`): keys "1".."50", integer values. */
+  /** Interactive (friend-visible) data (`/wxa/setuserinteractivedata`, WeChat only): keys "1".."50", integer values. */
   async setUserInteractiveData(kvList: readonly InteractiveItem[]): Promise<void> {
     const kv_list = interactiveItems(kvList);
-    await this.#host.signedPost(this, '/wxa/setuserinteractivedata', { kv_list });
+    await this.#host.signedPost(this, 'setUserInteractiveData', { kv_list });
   }
 
   /**
@@ -232,8 +261,8 @@ export class WxSession {
   }
 
   toJSON(): WxSessionJSON {
-    const { openid, unionid, userInfo, createdAt, expiresAt } = this.#record;
-    const json: WxSessionJSON = { openid, data: this.data, createdAt, expiresAt };
+    const { openid, unionid, userInfo, createdAt, expiresAt, anonymous } = this.#record;
+    const json = (anonymous ? { anonymous, anonymousOpenid: openid, data: this.data, createdAt, expiresAt } : { openid, data: this.data, createdAt, expiresAt }) as WxSessionJSON;
     if (unionid !== undefined) json.unionid = unionid;
     if (userInfo !== undefined) json.userInfo = userInfo;
     return json;

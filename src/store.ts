@@ -5,7 +5,15 @@
 export interface SessionRecord {
   /** The app the session belongs to: a token is accepted only by a core serving this appId. */
   appId: string;
+  /** The app's platform when the session was made (absent in records made before platforms: WeChat). */
+  platform?: 'wechat' | 'douyin' | 'qq';
+  /**
+   * The player's id in the app: the openid, or for a Douyin guest (`anonymous`) the
+   * anonymous_openid. Either way issued by the platform per app, and what the per-user cap counts.
+   */
   openid: string;
+  /** True for a Douyin guest session (logged in with an anonymous code): `openid` is the anonymous_openid. */
+  anonymous?: true;
   unionid?: string;
   /**
    * WeChat's session_key, sealed by the core (AES-256-GCM, `wxs1.` + key id + ciphertext): a
@@ -50,10 +58,12 @@ export interface SessionStore {
   update?(id: string, record: SessionRecord, ttlMs: number): Promise<boolean>;
   /**
    * Per-user cap: destroys the oldest sessions (by `createdAt`) of `openid` so that at most
-   * `max` live ones remain, as `destroy` would. Resolves how many it destroyed. A store without
-   * it gets no cap, and one warning through `logger` when the core is created.
+   * `max` live ones remain, as `destroy` would. Resolves how many it destroyed. With `appId`
+   * (the core always passes it), only that app's sessions of `openid` count and go: apps sharing
+   * a store keep their caps apart; a store that ignores `appId` caps them together. A store
+   * without the method gets no cap, and one warning through `logger` when the core is created.
    */
-  limitSessions?(openid: string, max: number): Promise<number>;
+  limitSessions?(openid: string, max: number, appId?: string): Promise<number>;
   /**
    * Recommended. Extends the session to `ttlMs` from now: both the store's own TTL and the
    * record's `expiresAt` (which becomes now + `ttlMs`, by the store's clock). An unknown id is a

@@ -40,6 +40,8 @@ const TABLE: Record<string, number> = {
   WX_STORE_UNAVAILABLE: 503,
   // DESIGN.md §8 "Slow bodies": a login body that did not arrive within bodyTimeout.
   WX_REQUEST_TIMEOUT: 408,
+  // DESIGN.md §10: a login naming an app this server does not serve.
+  WX_APP_UNKNOWN: 400,
 };
 
 describe('core', () => {

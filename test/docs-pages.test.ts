@@ -36,6 +36,7 @@ const EXERCISED: Readonly<Record<string, string>> = {
   'my-store.node-test.ts': 'run with node --test: the same suite',
   'redis.ts': 'run on a private redis-server: two instances share sessions, SIGTERM closes the connections',
   'redis-cluster.ts': 'compiled only: a Cluster client (the Cluster tests run the store on a real one)',
+  'several-games.ts': 'run against three mocks (WeChat, Douyin, QQ): a login and a signed write on each game, a Douyin guest, the 400s and 401 of a login naming the wrong game, a refused AppSecret',
 };
 
 /** What is wrong with the code blocks of one page: unmarked, unclosed, mislabelled or out of date. */

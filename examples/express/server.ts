@@ -7,6 +7,10 @@
 //
 // (add WX_OFFER_ID and WX_PAY_APPKEY, and WX_PAY_SANDBOX_APPKEY with WX_PAY_ENV=1, for the shop)
 //
+// One server for the same game on several platforms: add TT_APPID and TT_APPSECRET (Douyin) and/or
+// QQ_APPID and QQ_APPSECRET (QQ), with or without WX_APPID; each login then names its game by
+// `appId` in the body or the X-WX-AppId header (../setup.ts, docs/several-games.md).
+//
 // It checks the AppID and AppSecret with WeChat before it listens (core.verify()): when WeChat
 // refuses them it exits 1 with one line saying which one and what to do, e.g.
 //   wx-session Express example: AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...
@@ -14,7 +18,7 @@
 // `createApp` is exported so the tests and the `npm start` demo can run the same app.
 import { createServer, type Server } from 'node:http';
 import express, { type ErrorRequestHandler } from 'express';
-import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { WxSessionError, type WxSessionCore, type WxSessionCoreOptions } from 'wx-session';
 import { wxSession } from 'wx-session/express';
 import { announce, listen, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
@@ -34,7 +38,7 @@ const jsonBodyRefused: ErrorRequestHandler = (error, _req, _res, next) => {
 };
 
 /** The app, on a core (as main() makes it) or on the core's options (as the tests and the demo give). */
-export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): express.Express {
+export function createApp(coreOrOptions: WxSessionCore | WxSessionCoreOptions, settings: AppSettings = {}): express.Express {
   const app = express();
   const payments = servesPayments(coreOrOptions, settings);
   // Serves POST /wx/login and POST /wx/logout, and sets req.wxSession when a valid token came.
@@ -107,7 +111,7 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const options = optionsFromEnv(env);
-  const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
+  const app = createApp(await verifiedCore(options), { payments: servesPayments(options) });
   const server = createServer(app);
   await listen(server, env);
   return announce('Express', server, () => server.close());

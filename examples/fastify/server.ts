@@ -15,7 +15,7 @@
 // `createApp` is exported so the tests can run the same app.
 import type { Server } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type onRequestHookHandler } from 'fastify';
-import { isWxSessionCore, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { isWxSessionCore, type WxSessionCore, type WxSessionCoreOptions } from 'wx-session';
 import { wxSession } from 'wx-session/fastify';
 import { announce, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
@@ -78,7 +78,7 @@ const gameRoutes: FastifyPluginAsync<{ payments: boolean }> = async (app, { paym
 };
 
 /** The app, on a core (as main() makes it) or on the core's options (as the tests give). */
-export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): FastifyInstance {
+export function createApp(coreOrOptions: WxSessionCore | WxSessionCoreOptions, settings: AppSettings = {}): FastifyInstance {
   const app = Fastify();
   const payments = servesPayments(coreOrOptions, settings);
   // What wx.errors leaves: Fastify's other 4xx keep their status; anything else is a 500 that
@@ -97,7 +97,7 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const options = optionsFromEnv(env);
-  const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
+  const app = createApp(await verifiedCore(options), { payments: servesPayments(options) });
   // '::' is every address, IPv4 too (Fastify's default would be loopback only).
   await app.listen({ port: Number(env.PORT ?? 3000), host: '::' });
   const server = app.server as Server;

@@ -19,7 +19,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createAdaptorServer } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { WxSessionError, type WxSessionCore, type WxSessionCoreOptions } from 'wx-session';
 import { wxSession } from 'wx-session/hono';
 import { announce, listen, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
@@ -53,7 +53,7 @@ function queryOf(c: Context): Record<string, unknown> {
 const ipOf = (c: Context) => getConnInfo(c).remote.address ?? '';
 
 /** The app, on a core (as main() makes it) or on the core's options (as the tests give). */
-export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): Hono {
+export function createApp(coreOrOptions: WxSessionCore | WxSessionCoreOptions, settings: AppSettings = {}): Hono {
   const app = new Hono();
   const payments = servesPayments(coreOrOptions, settings);
   // Hono hands every error a route throws to onError first, whose default prints it: a
@@ -112,7 +112,7 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const options = optionsFromEnv(env);
-  const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
+  const app = createApp(await verifiedCore(options), { payments: servesPayments(options) });
   // A Node http.Server answering through app.fetch, not yet listening (serve() would listen at once).
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await listen(server, env);

@@ -8,13 +8,17 @@
 //
 // (add WX_OFFER_ID and WX_PAY_APPKEY, and WX_PAY_SANDBOX_APPKEY with WX_PAY_ENV=1, for the shop)
 //
+// One server for the same game on several platforms: add TT_APPID and TT_APPSECRET (Douyin) and/or
+// QQ_APPID and QQ_APPSECRET (QQ), with or without WX_APPID; each login then names its game by
+// `appId` in the body or the X-WX-AppId header (../setup.ts, docs/several-games.md).
+//
 // It checks the AppID and AppSecret with WeChat before it listens (core.verify()): when WeChat
 // refuses them it exits 1 with one line saying which one and what to do, e.g.
 //   wx-session Koa example: AppSecret rejected (40125): check appSecret (WX_APPSECRET), ...
 import { createServer, type Server } from 'node:http';
 import Koa, { type Context } from 'koa';
 import Router from '@koa/router';
-import { WxSessionError, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { WxSessionError, type WxSessionCore, type WxSessionCoreOptions } from 'wx-session';
 import { wxSession } from 'wx-session/koa';
 import { announce, listen, optionsFromEnv, runAsProgram, servesPayments, storageInput, verifiedCore, type AppSettings } from '../setup.js';
 import { bindPhone, buy, NOT_CONFIGURED, readBalance, zoneOf, type ShopAnswer } from '../shop.js';
@@ -55,7 +59,7 @@ async function jsonBody(ctx: Context): Promise<unknown> {
 }
 
 /** The app, on a core (as main() makes it) or on the core's options (as the tests give). */
-export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): Koa {
+export function createApp(coreOrOptions: WxSessionCore | WxSessionCoreOptions, settings: AppSettings = {}): Koa {
   const app = new Koa();
   const payments = servesPayments(coreOrOptions, settings);
   const router = new Router();
@@ -122,7 +126,7 @@ export function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, setti
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const options = optionsFromEnv(env);
-  const app = createApp(await verifiedCore(options), { payments: options.payment !== undefined });
+  const app = createApp(await verifiedCore(options), { payments: servesPayments(options) });
   const server = createServer(app.callback());
   await listen(server, env);
   return announce('Koa', server, () => server.close());

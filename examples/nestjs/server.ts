@@ -21,7 +21,7 @@ import type { Server } from 'node:http';
 import { Module } from '@nestjs/common';
 import { APP_FILTER, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { isWxSessionCore, type WxSessionCore, type WxSessionOptions } from 'wx-session';
+import { isWxSessionCore, type WxSessionCore, type WxSessionCoreOptions } from 'wx-session';
 import { WxSessionModule } from 'wx-session/nestjs';
 import { announce, optionsFromEnv, runAsProgram, servesPayments, verifiedCore, type AppSettings } from '../setup.js';
 import { BodyErrorFilter, GameController, HealthController, PAYMENTS, ShopController } from './game.js';
@@ -35,7 +35,7 @@ class GameModule {}
  * The app, created but not listening, on a core (as main() makes it) or on the core's options (as
  * the tests give): `await app.listen(port)`, or `await app.init()` and serve its Express instance.
  */
-export async function createApp(coreOrOptions: WxSessionCore | WxSessionOptions, settings: AppSettings = {}): Promise<NestExpressApplication> {
+export async function createApp(coreOrOptions: WxSessionCore | WxSessionCoreOptions, settings: AppSettings = {}): Promise<NestExpressApplication> {
   const module = {
     module: GameModule,
     imports: [
@@ -62,7 +62,7 @@ export async function createApp(coreOrOptions: WxSessionCore | WxSessionOptions,
 /** Fails fast: a wrong credential stops the start with its reason, and the server never listens. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const options = optionsFromEnv(env);
-  const app = await createApp(await verifiedCore(options), { payments: options.payment !== undefined });
+  const app = await createApp(await verifiedCore(options), { payments: servesPayments(options) });
   // '::' is every address, IPv4 too.
   await app.listen(Number(env.PORT ?? 3000), '::');
   const server = app.getHttpServer() as Server;

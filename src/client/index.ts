@@ -1,8 +1,10 @@
 /**
  * wx-session/client: the game side of wx-session, for code that runs inside a WeChat mini game
- * or mini program. It wraps `wx.request` and `wx.uploadFile`: attaches the session token, logs in
- * (`wx.login` + POST loginPath) when there is none, and repairs the session on the 401s of the
- * wire protocol (DESIGN.md §4) with at most one retry.
+ * or mini program, or a Douyin (`tt`) or QQ (`qq`) mini game. It wraps `wx.request` and
+ * `wx.uploadFile`: attaches the session token, logs in (`wx.login` + POST loginPath) when there is
+ * none, and repairs the session on the 401s of the wire protocol (DESIGN.md §4) with at most one
+ * retry. On Douyin and QQ, pass the platform's object as `wx` (`createSessionClient({ wx: tt,
+ * appId })`): their calls have the same shape, and "`wx.login`" below means its `login`.
  *
  * This file stands alone: plain ES2017, no imports, no Node, no other file of the package, so it
  * can be copied into a game as it is. Its types are its own (structural subsets of WeChat's `wx`),
@@ -23,12 +25,14 @@
 // Header names of the wire protocol. Duplicated from src/http.ts on purpose: this file imports nothing.
 const TOKEN_HEADER = 'X-WX-Session';
 const CODE_HEADER = 'X-WX-Code';
+const APP_ID_HEADER = 'X-WX-AppId';
 const REISSUED_TOKEN_HEADER = 'x-wx-session-token'; // compared in lower case
 const KEY_EXPIRED = 'WX_SESSION_KEY_EXPIRED';
 const SESSION_CODE_PREFIX = 'WX_SESSION_';
 
 // ---------------------------------------------------------------------------------------------
-// The part of WeChat's `wx` this client uses (structural: the real `wx` fits, and so does a fake)
+// The part of WeChat's `wx` this client uses (structural: the real `wx` fits, so do Douyin's `tt`,
+// QQ's `qq` and a fake)
 
 /** A header object as `wx.request` takes and returns it (names may come back in any case). */
 export type WxHeader = Record<string, string>;
@@ -79,9 +83,34 @@ export interface WxUploadFileSuccess {
   header?: Record<string, unknown>;
 }
 
-/** The members of `wx` the client calls. WeChat's own `wx` (minigame-api-typings) fits it. */
+/**
+ * What `login` hands to `success`. WeChat's `wx.login` and QQ's `qq.login` give `code`; Douyin's
+ * `tt.login` gives `code` only to a user logged into Douyin, `anonymousCode` to every device, and
+ * `isLogin`. The client sends the server `code` and/or `anonymousCode` (a guest has only the latter).
+ */
+export interface WxLoginSuccess {
+  code?: string;
+  /** Douyin only: the device's anonymous code, which logs in a guest. */
+  anonymousCode?: string;
+  /** Douyin only: whether the user is logged into Douyin. */
+  isLogin?: boolean;
+  errMsg?: string;
+}
+
+/** What the client passes to `login`. */
+export interface WxLoginOptions {
+  /** Douyin only (`tt.login`'s `force`); passed only when the client's `force` option is given. */
+  force?: boolean;
+  success?(result: WxLoginSuccess): void;
+  fail?(error: WxFailResult): void;
+}
+
+/**
+ * The members of `wx` the client calls. WeChat's own `wx` (minigame-api-typings) fits it, and so do
+ * Douyin's `tt` and QQ's `qq`, whose calls have the same shape.
+ */
 export interface WxApi {
-  login(options: { success?(result: { code: string }): void; fail?(error: WxFailResult): void }): unknown;
+  login(options: WxLoginOptions): unknown;
   request(options: WxRequestOptions): unknown;
   uploadFile(options: WxUploadFileOptions): unknown;
   getStorageSync(key: string): unknown;
@@ -105,10 +134,23 @@ export interface SessionClientOptions {
   loginPath?: string;
   /** The server's logout route. @default '/wx/logout' */
   logoutPath?: string;
-  /** WeChat's API object. @default the global `wx` */
+  /** The platform's API object: WeChat's `wx`, Douyin's `tt` or QQ's `qq`. @default the global `wx` */
   wx?: WxApi;
   /** Where the token is kept with `wx.setStorageSync`, so a relaunched game reuses it. @default 'wx-session-token' */
   storageKey?: string;
+  /**
+   * The game's appId, for a server that serves several apps (DESIGN.md §10): sent as header
+   * `X-WX-AppId` with each login. When not given, no header is sent (a server with one app needs none).
+   */
+  appId?: string;
+  /**
+   * Douyin only: `tt.login`'s `force`, passed to every `login` call when given (when not, `tt.login`
+   * uses Douyin's default, `true`). `true`: a user not logged into Douyin is shown Douyin's login
+   * sheet, and cancelling it fails the login (`'LOGIN_FAILED'`). `false`: no sheet; such a user
+   * logs in as a guest with `anonymousCode` (a session with no openid). `wx.login` and `qq.login`
+   * have no such option.
+   */
+  force?: boolean;
 }
 
 /**
@@ -161,8 +203,9 @@ export interface SessionClient {
   /** `wx.uploadFile` with the same session handling as `request`. `data` is the answer's text. */
   uploadFile(options: SessionUploadOptions): Promise<SessionUploadResponse>;
   /**
-   * Logs in now (`wx.login` + POST loginPath) and stores the token; joins a login already under
-   * way. Rejects with a {@link SessionClientError} when it fails.
+   * Logs in now (`wx.login` + POST loginPath with `{ code }`, and `anonymousCode` when Douyin gives
+   * one) and stores the token; joins a login already under way. Rejects with a
+   * {@link SessionClientError} when it fails.
    */
   login(): Promise<SessionLoginResult>;
   /** POSTs logoutPath with the token, and forgets the token even when that fails. Never rejects. */
@@ -173,8 +216,9 @@ export interface SessionClient {
 
 /**
  * Why `client.login()` failed, or why a request could not be sent. `code` is the server's error
- * code (e.g. `'WX_RATE_LIMITED'`), or `'LOGIN_FAILED'` when `wx.login` failed or the login answer
- * had no token, or `'NETWORK_ERROR'` when `wx.request` / `wx.uploadFile` failed.
+ * code (e.g. `'WX_RATE_LIMITED'`), or `'LOGIN_FAILED'` when `wx.login` failed or gave neither
+ * `code` nor `anonymousCode` (a key refresh needs `code`), or the login answer had no token, or
+ * `'NETWORK_ERROR'` when `wx.request` / `wx.uploadFile` failed.
  */
 export class SessionClientError extends Error {
   /** The server's error code, or `'LOGIN_FAILED'` / `'NETWORK_ERROR'`. */
@@ -306,20 +350,26 @@ function tokenSlot(api: WxApi, storageKey: string): TokenSlot {
 
 /** `wx.login`, `wx.request` and `wx.uploadFile` as promises; a failure rejects with a SessionClientError. */
 interface WxCalls {
-  login(): Promise<string>;
+  /** Resolves with a `code` or an `anonymousCode` (or both), else rejects. */
+  login(): Promise<WxLoginSuccess>;
   request(request: WxRequestOptions): Promise<WxRequestSuccess>;
   upload(upload: WxUploadFileOptions): Promise<WxUploadFileSuccess>;
 }
 
-function wxCalls(api: WxApi): WxCalls {
+function loginFailed(errMsg: string): SessionClientError {
+  return new SessionClientError('LOGIN_FAILED', `wx-session/client: ${errMsg}`, { errMsg });
+}
+
+function wxCalls(api: WxApi, force: boolean | undefined): WxCalls {
   return {
     login: () =>
       new Promise((resolve, reject) => {
-        const failed = (errMsg: string) => reject(new SessionClientError('LOGIN_FAILED', `wx-session/client: ${errMsg}`, { errMsg }));
-        api.login({
-          success: (result) => (result && result.code ? resolve(result.code) : failed('wx.login gave no code')),
-          fail: (error) => failed((error && error.errMsg) || 'login:fail'),
-        });
+        const login: WxLoginOptions = {
+          success: (result) => (result && (result.code || result.anonymousCode) ? resolve(result) : reject(loginFailed('login gave no code'))),
+          fail: (error) => reject(loginFailed((error && error.errMsg) || 'login:fail')),
+        };
+        if (force !== undefined) login.force = force;
+        api.login(login);
       }),
     request: (request) =>
       new Promise((resolve, reject) => {
@@ -345,14 +395,20 @@ interface Logins {
   abandon(): void;
 }
 
-function logins(calls: WxCalls, tokens: TokenSlot, loginUrl: string): Logins {
+function logins(calls: WxCalls, tokens: TokenSlot, loginUrl: string, appId: string | undefined): Logins {
   let flight: Promise<LoginOutcome> | undefined;
   let epoch = 0;
 
   async function login(): Promise<LoginOutcome> {
     const started = epoch;
-    const code = await calls.login();
-    const res = await calls.request({ url: loginUrl, method: 'POST', data: { code }, header: { 'content-type': 'application/json' } });
+    const { code, anonymousCode } = await calls.login();
+    // `code` and/or Douyin's `anonymousCode` (a guest's only one); the server prefers `code`.
+    const data: WxLoginSuccess = {};
+    if (code) data.code = code;
+    if (anonymousCode) data.anonymousCode = anonymousCode;
+    const header: WxHeader = { 'content-type': 'application/json' };
+    if (appId) header[APP_ID_HEADER] = appId;
+    const res = await calls.request({ url: loginUrl, method: 'POST', data, header });
     let body = res.data;
     if (typeof body === 'string') {
       try {
@@ -406,7 +462,7 @@ interface KeyRefreshes {
    * request was in flight, may have repaired the session after the server answered.
    */
   toJoin(token: string, settledAtSend: KeyRefresh | undefined): KeyRefresh | undefined;
-  /** Starts one: `wx.login()`, then `attempt(token, code)`, the retry with X-WX-Code. Settles as that retry does. */
+  /** Starts one: `wx.login()` (which must give a `code`), then `attempt(token, code)`, the retry with X-WX-Code. Settles as that retry does. */
   start<R>(token: string, attempt: (token: string, code: string) => Promise<R>): Promise<R>;
 }
 
@@ -529,9 +585,11 @@ export function createSessionClient(options: SessionClientOptions): SessionClien
   const logoutPath = checkPath('logoutPath', options.logoutPath || '/wx/logout');
   const urlOf = (path: string) => baseUrl + (path.charAt(0) === '/' ? path : `/${path}`);
 
-  const calls = wxCalls(api);
+  const calls = wxCalls(api, options.force);
   const tokens = tokenSlot(api, options.storageKey || 'wx-session-token');
-  const parts: SessionParts = { tokens, logins: logins(calls, tokens, urlOf(loginPath)), refreshes: keyRefreshes(calls.login) };
+  // A key refresh sends `code` in X-WX-Code: an anonymous code (a Douyin guest) cannot repair a session key.
+  const refreshCode = () => calls.login().then((result) => result.code || Promise.reject(loginFailed('login gave no code')));
+  const parts: SessionParts = { tokens, logins: logins(calls, tokens, urlOf(loginPath), options.appId), refreshes: keyRefreshes(refreshCode) };
 
   return {
     request<T = unknown>(options: SessionRequestOptions): Promise<SessionResponse<T>> {

@@ -108,14 +108,17 @@ export class MemoryStore implements SessionStore {
     return entry;
   }
 
-  /** Live ids of `openid`, oldest first (by createdAt, then as indexed); expired ones are dropped. */
-  #idsOf(openid: string): string[] {
+  /**
+   * Live ids of `openid` (of app `appId` only, when given), oldest first (by createdAt, then as
+   * indexed); expired ones are dropped.
+   */
+  #idsOf(openid: string, appId?: string): string[] {
     const ids = this.#byUser.get(openid);
     if (ids === undefined) return [];
     const live: Array<[string, number]> = [];
     for (const id of typeof ids === 'string' ? [ids] : [...ids]) {
       const entry = this.#entry(id);
-      if (entry) live.push([id, Number(entry.record.createdAt) || 0]);
+      if (entry && (appId === undefined || entry.record.appId === appId)) live.push([id, Number(entry.record.createdAt) || 0]);
     }
     // A stable sort: sessions created in the same millisecond stay in the order they were
     // indexed, so the one a login just made is never taken for the oldest.
@@ -172,7 +175,7 @@ export class MemoryStore implements SessionStore {
       this.#purgeExpired(now);
       if (this.#entries.size < this.#max) return;
     }
-    const own = typeof record.openid === 'string' ? this.#idsOf(record.openid) : [];
+    const own = typeof record.openid === 'string' ? this.#idsOf(record.openid, record.appId) : [];
     if (own.length > 0) {
       this.#remove(own[0]!, this.#entries.get(own[0]!)!);
       if (this.#entries.size < this.#max) return;
@@ -218,9 +221,9 @@ export class MemoryStore implements SessionStore {
     if (entry) this.#write(id, { ...entry.record, expiresAt: this.#now() + ttlMs }, ttlMs);
   }
 
-  async limitSessions(openid: string, max: number): Promise<number> {
+  async limitSessions(openid: string, max: number, appId?: string): Promise<number> {
     if (!Number.isInteger(max) || max < 0) throw new TypeError('wx-session: limitSessions max must be a whole number >= 0');
-    const live = this.#idsOf(openid);
+    const live = this.#idsOf(openid, appId);
     const excess = live.slice(0, Math.max(0, live.length - max));
     for (const id of excess) this.#remove(id, this.#entries.get(id)!);
     return excess.length;

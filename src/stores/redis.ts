@@ -16,7 +16,7 @@
 //     subscription, may have come between the read or write and its answer;
 //   - the per-user cap: a sorted set per openid (`prefix + 'user:' + openid`, score createdAt)
 //     lists the user's sessions; `limitSessions` destroys the oldest live ones beyond the cap,
-//     as `destroy` does. The user key and the session keys may sit in different cluster slots,
+//     as `destroy` does (of the app named, when the sessions of several apps are listed). The user key and the session keys may sit in different cluster slots,
 //     so nothing here is a cross-slot script.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -286,17 +286,22 @@ export class RedisStore implements SessionStore {
     await this.#write(userKey, deadline, 'EVAL', INDEX, 1, userKey, Number(record.createdAt) || 0, id, px);
   }
 
-  async limitSessions(openid: string, max: number): Promise<number> {
+  async limitSessions(openid: string, max: number, appId?: string): Promise<number> {
     if (!Number.isInteger(max) || max < 0) throw new TypeError('wx-session: limitSessions max must be a whole number >= 0');
     const userKey = this.#userKey(openid);
     // Oldest first (by createdAt, then id: every caller agrees on the order).
     const ids = await this.#bounded(this.#client.zrange(userKey, '0', '-1'));
     if (ids.length <= max) return 0;
     const exists = await this.#bounded(Promise.all(ids.map((id) => this.#client.exists(this.#key(id)))));
-    const live = ids.filter((_, i) => exists[i] === 1);
+    let live = ids.filter((_, i) => exists[i] === 1);
     const dead = ids.filter((_, i) => exists[i] !== 1);
     // A listed id whose record is gone stays gone (only set() creates, and it lists after writing).
     if (dead.length > 0) await this.#writeBounded(userKey, 'ZREM', userKey, ...dead);
+    // Only over the cap across apps: are enough of them this app's? (A record gone meanwhile is not.)
+    if (appId !== undefined && live.length > max) {
+      const records = await Promise.all(live.map((id) => this.get(id)));
+      live = live.filter((_, i) => records[i]?.appId === appId);
+    }
     const excess = live.slice(0, Math.max(0, live.length - max));
     const destroyed = await Promise.all(excess.map((id) => this.#destroy(id)));
     return destroyed.filter(Boolean).length;

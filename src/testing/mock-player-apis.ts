@@ -5,34 +5,9 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { KitAnswer, KitRequest, KitRoute, MockKit } from './mock-kit.js';
 
-/** A JSON answer: HTTP status and body (the shape mock-wechat.ts sends). */
-export interface KitAnswer {
-  status: number;
-  json: Record<string, unknown>;
-}
-
-export interface KitRequest {
-  query: Record<string, string>;
-  body: Buffer;
-}
-
-export type KitRoute = { method: 'GET' | 'POST'; handle: (ctx: KitRequest) => KitAnswer };
-
-/** What the core of the mock lends to the endpoint files (internal; not part of the public API). */
-export interface MockKit {
-  appId: string;
-  now(): number;
-  errAnswer(errcode: number, errmsg?: string): KitAnswer;
-  checkAccessToken(query: Record<string, string>): KitAnswer | undefined;
-  /** The player's current session_key, or undefined for an unknown openid. */
-  keyOf(openid: string): string | undefined;
-  /** Give the player a new session_key and return it. */
-  rotate(openid: string): string;
-  hmacHex(key: string, message: Buffer | string): string;
-  sameText(a: string, b: string): boolean;
-  parseJsonObject(body: Buffer): Record<string, unknown> | undefined;
-}
+export type { KitAnswer, KitRequest, KitRoute, MockKit };
 
 /** Options of {@link MockWeChat.issuePhoneCode}. */
 export interface MockPhoneOptions {

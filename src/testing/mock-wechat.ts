@@ -4,6 +4,8 @@
  * access tokens (stable and classic), checkSessionKey and the signed mini-game storage APIs — and
  * lets a test script WeChat's behaviour: login codes, session_key rotation, a clock, token expiry,
  * and network faults (delays, hangs, HTTP errors, garbage bodies, connection resets).
+ * Started with `platform: 'douyin'` or `'qq'`, it fakes Douyin's or QQ's mini-game server API
+ * instead, in that platform's dialect (mock-douyin.ts, mock-qq.ts); one mock speaks one platform.
  *
  * It has no dependencies beyond Node's built-ins and never writes to the console.
  *
@@ -26,12 +28,19 @@ import { channel } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { douyinApis } from './mock-douyin.js';
+import { isRecord, param, parseJsonObject, removeKv, setKv } from './mock-kit.js';
+import type { KitAnswer, KitRequest, KitRoute, KitUser, PlatformKit, Redeemed } from './mock-kit.js';
 import { paymentApis, resolvePaymentOptions } from './mock-payments.js';
 import type { MockPayment, MockPaymentOptions, MockPaymentSettings } from './mock-payments.js';
 import { playerApis } from './mock-player-apis.js';
-import type { MockKit, MockPhoneOptions } from './mock-player-apis.js';
+import type { MockPhoneOptions } from './mock-player-apis.js';
+import { qqApis } from './mock-qq.js';
 
 export type { MockPayment, MockPaymentOptions, MockPaymentSettings, MockPhoneOptions };
+
+/** Whose server API a mock fakes. */
+export type MockPlatform = 'wechat' | 'douyin' | 'qq';
 
 /** Options of {@link startMockWeChat}. */
 export interface MockWeChatOptions {
@@ -62,6 +71,13 @@ export interface MockWeChatOptions {
   tokenTtl?: number;
   /** Virtual payment settings (offerId, production and sandbox AppKeys); random by default. */
   payment?: MockPaymentOptions;
+  /**
+   * Whose server API to fake, in its own dialect: WeChat's (`api.weixin.qq.com`), Douyin's
+   * (`/mgplatform/api/apps/…`, mock-douyin.ts) or QQ's (`api.q.qq.com`, mock-qq.ts). The paths of
+   * the other platforms answer 404.
+   * @default 'wechat'
+   */
+  platform?: MockPlatform;
 }
 
 /** One request the mock received, as recorded in {@link MockWeChat.calls}. Secrets are redacted. */
@@ -76,7 +92,7 @@ export interface MockCall {
   body?: string;
   /** HTTP status answered; `0` while the request has not been answered (a hang, a pending delay). */
   status: number;
-  /** WeChat errcode answered (`0` for a success, even where WeChat omits the field); absent when the answer had none (e.g. a non-JSON fault body). */
+  /** errcode answered (Douyin's `err_no` where it answers one; `0` for a success, even where the platform omits the field); absent when the answer had none (e.g. a non-JSON fault body). */
   errcode?: number;
   /** When the request arrived, in epoch ms of the mock's clock (see {@link MockWeChat.advanceTime}). */
   at: number;
@@ -98,7 +114,11 @@ export type MockFault =
   | { body: string }
   /** Send the headers and part of a body, then destroy the socket. */
   | { reset: true }
-  /** Answer HTTP 200 `{"errcode": errcode, "errmsg": errmsg}` (errmsg defaults to WeChat's text for that errcode). */
+  /**
+   * Answer HTTP 200 `{"errcode": errcode, "errmsg": errmsg}` (errmsg defaults to WeChat's text for
+   * that errcode); on a Douyin path, that errcode in the path's own shape (`{error: 1, errcode,
+   * errmsg, message}` or `{err_no, err_msg|err_tips, log_id}`).
+   */
   | { errcode: number; errmsg?: string };
 
 /** Options of {@link MockWeChat.issueCode}. */
@@ -127,6 +147,8 @@ export interface MockWeChat {
   readonly appId: string;
   /** The secret the mock accepts. */
   readonly appSecret: string;
+  /** Whose server API this mock fakes. */
+  readonly platform: MockPlatform;
   /**
    * A one-time login code for `openid`, as `wx.login()` would give the game. The first code for an
    * openid creates its session_key. The code can be redeemed once, within `codeTtl`.
@@ -134,12 +156,21 @@ export interface MockWeChat {
    */
   issueCode(openid?: string, opts?: MockIssueCodeOptions): string;
   /**
-   * Give `openid` a new random session_key (16 random bytes, base64), as if the game called
+   * Douyin only: a one-time `anonymousCode`, as `tt.login()` gives a player not logged into the
+   * host app. Redeemed as `anonymous_code`, it answers `anonymous_openid` and a session_key; the
+   * guest's key is `sessionKeyOf(anonymousOpenid)`.
+   * @param anonymousOpenid default: a fresh random one (`'aMock…'`, 28 characters)
+   * @throws TypeError on a WeChat or QQ mock
+   */
+  issueAnonymousCode(anonymousOpenid?: string): string;
+  /**
+   * Give `openid` a new session_key (by default 16 random bytes, base64), as if the game called
    * `wx.login()` on another device. The old key then fails checksession and the signed APIs with
-   * 87009. Creates the user if unknown.
+   * 87009 (on Douyin: 28001039). Creates the user if unknown.
+   * @param sessionKey the new key (e.g. an official test vector's); default: a random one
    * @returns the new session_key
    */
-  rotateSessionKey(openid: string): string;
+  rotateSessionKey(openid: string, sessionKey?: string): string;
   /** The current session_key of `openid`, or `undefined` if no code was ever issued for it. */
   sessionKeyOf(openid: string): string | undefined;
   /**
@@ -210,10 +241,6 @@ const STABLE_RENEW_BEFORE_MS = 300_000;
 const FORCE_REFRESH_INTERVAL_MS = 30_000;
 const FORCE_REFRESH_PER_DAY = 20;
 const DAY_MS = 86_400_000;
-/** Mini-game user storage limits. */
-const STORAGE_MAX_PAIRS = 128;
-const STORAGE_MAX_KEY_BYTES = 128;
-const STORAGE_MAX_PAIR_BYTES = 1024;
 const INTERACTIVE_KEY = /^(?:[1-9]|[1-4][0-9]|50)$/;
 const SENSITIVE_PARAMS = new Set(['secret', 'appsecret', 'access_token']);
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -264,15 +291,12 @@ const ERRMSG: Readonly<Record<number, string>> = {
 // ---------------------------------------------------------------------------------------------
 // Internal state
 
-interface UserRecord {
-  sessionKey: string;
-  unionid?: string;
-  storage: Map<string, string>;
-  interactive: Map<string, number>;
-}
+type UserRecord = KitUser;
 
 interface CodeRecord {
   openid: string;
+  /** A Douyin anonymous code: redeemed as `anonymous_code` only. */
+  anonymous: boolean;
   issuedAt: number;
   used: boolean;
   rotate: boolean;
@@ -297,18 +321,9 @@ interface FaultEntry {
   left: number;
 }
 
-/** A JSON answer: HTTP status and body. */
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-}
-
-interface RequestContext {
-  query: Record<string, string>;
-  body: Buffer;
-}
-
-type Route = { method: 'GET' | 'POST'; handle: (ctx: RequestContext) => Answer };
+type Answer = KitAnswer;
+type RequestContext = KitRequest;
+type Route = KitRoute;
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -352,23 +367,6 @@ function errAnswer(errcode: number, errmsg?: string): Answer {
 
 function okAnswer(json: Record<string, unknown>): Answer {
   return { status: 200, json };
-}
-
-function param(query: Record<string, string>, name: string): string | undefined {
-  return Object.hasOwn(query, name) ? query[name] : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJsonObject(body: Buffer): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Split a request target into path and query without ever throwing. */
@@ -427,10 +425,16 @@ function checkTimes(times: number | undefined, what: string): number {
   return times;
 }
 
+/** The errcode of an answer: `errcode`, or Douyin's `err_no`. */
+function errcodeOf(json: Record<string, unknown>): number | undefined {
+  const code = json.errcode ?? json.err_no;
+  return typeof code === 'number' ? code : undefined;
+}
+
 function errcodeOfText(text: string): number | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return isRecord(value) && typeof value.errcode === 'number' ? value.errcode : undefined;
+    return isRecord(value) ? errcodeOf(value) : undefined;
   } catch {
     return undefined;
   }
@@ -458,16 +462,19 @@ function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; 
   });
 }
 
+const PLATFORMS: readonly MockPlatform[] = ['wechat', 'douyin', 'qq'];
+
 function validateOptions(options: MockWeChatOptions): Required<Omit<MockWeChatOptions, 'payment'>> {
   const opts: unknown = options;
   if (!isRecord(opts)) throw new TypeError('wx-session/testing: options must be an object');
-  const { appId = DEFAULT_APP_ID, appSecret = randomBytes(16).toString('hex'), port = 0, codeTtl = 300_000, tokenTtl = 7200 } = options;
+  const { appId = DEFAULT_APP_ID, appSecret = randomBytes(16).toString('hex'), port = 0, codeTtl = 300_000, tokenTtl = 7200, platform = 'wechat' } = options;
+  if (!PLATFORMS.includes(platform)) throw new TypeError("wx-session/testing: platform must be 'wechat', 'douyin' or 'qq'");
   if (typeof appId !== 'string' || appId === '') throw new TypeError('wx-session/testing: appId must be a non-empty string');
   if (typeof appSecret !== 'string' || appSecret === '') throw new TypeError('wx-session/testing: appSecret must be a non-empty string');
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError('wx-session/testing: port must be an integer 0..65535');
   if (typeof codeTtl !== 'number' || !(codeTtl > 0) || !Number.isFinite(codeTtl)) throw new TypeError('wx-session/testing: codeTtl must be a positive number of ms');
   if (typeof tokenTtl !== 'number' || !(tokenTtl > 0) || !Number.isFinite(tokenTtl)) throw new TypeError('wx-session/testing: tokenTtl must be a positive number of seconds');
-  return { appId, appSecret, port, codeTtl, tokenTtl };
+  return { appId, appSecret, port, codeTtl, tokenTtl, platform };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -493,10 +500,14 @@ function validateOptions(options: MockWeChatOptions): Required<Omit<MockWeChatOp
  * else on the `/wxa/` APIs (41001 missing, 40001 invalid, 42001 expired). Unknown paths answer 404,
  * wrong methods 405, bodies over 64 KiB 413 (JSON with the same number as errcode).
  *
+ * With `platform: 'douyin'` or `'qq'` the mock serves that platform's paths instead (mock-douyin.ts,
+ * mock-qq.ts); codes, session_keys, access tokens, faults, the call log and user storage work the
+ * same way.
+ *
  * Always `await mock.close()` when done.
  */
 export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<MockWeChat> {
-  const { appId, appSecret, port, codeTtl, tokenTtl } = validateOptions(options);
+  const { appId, appSecret, port, codeTtl, tokenTtl, platform } = validateOptions(options);
   const paymentSettings = resolvePaymentOptions(options.payment);
   // The AppKeys never cross the wire, so a secrets witness (test/support/witness.ts) learns them here.
   const secretsChannel = channel(SECRETS_CHANNEL);
@@ -517,20 +528,43 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
 
   // ---- users, codes, tokens
 
-  function userOf(openid: string): UserRecord {
+  function userOf(openid: string, anonymous = false): UserRecord {
     let user = users.get(openid);
     if (!user) {
-      user = { sessionKey: newSessionKey(), storage: new Map(), interactive: new Map() };
+      user = { sessionKey: newSessionKey(), anonymous, storage: new Map(), interactive: new Map() };
       users.set(openid, user);
     }
     return user;
   }
 
-  function rotate(user: UserRecord): string {
-    let key = newSessionKey();
-    while (sameText(key, user.sessionKey)) key = newSessionKey();
+  function rotate(user: UserRecord, sessionKey?: string): string {
+    let key = sessionKey ?? newSessionKey();
+    while (sessionKey === undefined && sameText(key, user.sessionKey)) key = newSessionKey();
     user.sessionKey = key;
     return key;
+  }
+
+  function newCode(record: Omit<CodeRecord, 'issuedAt' | 'used' | 'forcedLeft'> & { forcedLeft?: number }): string {
+    let code = randomString(32, ALNUM);
+    while (codes.has(code)) code = randomString(32, ALNUM);
+    codes.set(code, { forcedLeft: 0, ...record, issuedAt: now(), used: false });
+    return code;
+  }
+
+  /** Unknown, used, expired, forced (not spent), in that order; else spent, rotating the key if asked. */
+  function redeemCode(code: string, anonymous: boolean): Redeemed {
+    const record = codes.get(code);
+    if (!record || record.anonymous !== anonymous) return { ok: false, reason: 'unknown' };
+    if (record.used) return { ok: false, reason: 'used' };
+    if (now() - record.issuedAt >= codeTtl) return { ok: false, reason: 'expired' };
+    if (record.forcedErrcode !== undefined && record.forcedLeft > 0) {
+      record.forcedLeft -= 1;
+      return { ok: false, reason: 'forced', errcode: record.forcedErrcode };
+    }
+    record.used = true;
+    const user = userOf(record.openid, anonymous);
+    if (record.rotate) rotate(user);
+    return { ok: true, openid: record.openid, user };
   }
 
   function issueToken(): TokenRecord {
@@ -548,13 +582,19 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     return 0;
   }
 
-  function checkAccessToken(query: Record<string, string>): Answer | undefined {
-    const value = param(query, 'access_token');
-    if (!value) return errAnswer(41001);
+  function tokenStateOf(value: string | undefined): 0 | 40001 | 41001 | 42001 {
+    if (!value) return 41001;
     const record = tokens.get(value);
-    if (!record) return errAnswer(40001);
-    const state = tokenState(record, now());
+    return record ? tokenState(record, now()) : 40001;
+  }
+
+  function checkAccessToken(query: Record<string, string>): Answer | undefined {
+    const state = tokenStateOf(param(query, 'access_token'));
     return state === 0 ? undefined : errAnswer(state);
+  }
+
+  function secretMatches(secret: unknown): boolean {
+    return typeof secret === 'string' && sameText(secret, appSecret);
   }
 
   /** appid first, then secret, as WeChat checks them. */
@@ -562,8 +602,37 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     if (appid === undefined || appid === '') return errAnswer(41002);
     if (appid !== appId) return errAnswer(40013);
     if (secret === undefined || secret === '') return errAnswer(41004);
-    if (typeof secret !== 'string' || !sameText(secret, appSecret)) return errAnswer(40125);
+    if (!secretMatches(secret)) return errAnswer(40125);
     return undefined;
+  }
+
+  /** A new token per call; the previous one stays valid `graceMs` more. */
+  function classicToken(graceMs: number) {
+    const at = now();
+    if (classicCurrent) classicCurrent.invalidAfter = Math.min(classicCurrent.invalidAfter ?? Infinity, at + graceMs);
+    classicCurrent = issueToken();
+    return { access_token: classicCurrent.value, expires_in: tokenTtl };
+  }
+
+  function stableToken(force: boolean, limits: { intervalMs: number; perDay: number }) {
+    const at = now();
+    if (force) {
+      while (forceRefreshes.length > 0 && at - forceRefreshes[0]! >= DAY_MS) forceRefreshes.shift();
+      const last = forceRefreshes[forceRefreshes.length - 1];
+      if ((last !== undefined && at - last < limits.intervalMs) || forceRefreshes.length >= limits.perDay) return undefined;
+      forceRefreshes.push(at);
+      if (stableCurrent) stableCurrent.invalidAfter = Math.min(stableCurrent.invalidAfter ?? at, at);
+      stableCurrent = issueToken();
+      return { access_token: stableCurrent.value, expires_in: tokenTtl };
+    }
+    // While the current token is valid, every caller gets that same token and its remaining life;
+    // in its last 5 minutes a new one is handed out (the old stays valid until it expires).
+    // A token broken with breakStableToken() keeps being served until a force_refresh.
+    if (stableCurrent && (stableCurrent.stuck || (tokenState(stableCurrent, at) === 0 && stableCurrent.expiresAt - at > STABLE_RENEW_BEFORE_MS))) {
+      return { access_token: stableCurrent.value, expires_in: Math.floor((stableCurrent.expiresAt - at) / 1000) };
+    }
+    stableCurrent = issueToken();
+    return { access_token: stableCurrent.value, expires_in: tokenTtl };
   }
 
   // ---- endpoints
@@ -574,23 +643,14 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     if (param(query, 'grant_type') !== 'authorization_code') return errAnswer(40002);
     const code = param(query, 'js_code');
     if (!code) return errAnswer(41008);
-    const record = codes.get(code);
-    if (!record) return errAnswer(40029);
-    if (record.used) return errAnswer(40163);
-    if (now() - record.issuedAt >= codeTtl) return errAnswer(40029);
-    if (record.forcedErrcode !== undefined && record.forcedLeft > 0) {
-      record.forcedLeft -= 1;
-      return errAnswer(record.forcedErrcode);
-    }
-    record.used = true;
-    const user = userOf(record.openid);
-    if (record.rotate) rotate(user);
-    const json: Record<string, unknown> = { session_key: user.sessionKey, openid: record.openid };
-    if (user.unionid !== undefined) json.unionid = user.unionid;
+    const redeemed = redeemCode(code, false);
+    if (!redeemed.ok) return errAnswer(redeemed.reason === 'forced' ? redeemed.errcode : redeemed.reason === 'used' ? 40163 : 40029);
+    const json: Record<string, unknown> = { session_key: redeemed.user.sessionKey, openid: redeemed.openid };
+    if (redeemed.user.unionid !== undefined) json.unionid = redeemed.user.unionid;
     return okAnswer(json);
   }
 
-  function stableToken({ body }: RequestContext): Answer {
+  function stableTokenRoute({ body }: RequestContext): Answer {
     const json = parseJsonObject(body);
     if (!json) return errAnswer(47001);
     const denied = checkCredentials(json.appid, json.secret);
@@ -598,36 +658,15 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     if (json.grant_type !== 'client_credential') return errAnswer(40002);
     const force = json.force_refresh;
     if (force !== undefined && typeof force !== 'boolean') return errAnswer(47001);
-    const at = now();
-    if (force) {
-      while (forceRefreshes.length > 0 && at - forceRefreshes[0]! >= DAY_MS) forceRefreshes.shift();
-      const last = forceRefreshes[forceRefreshes.length - 1];
-      if ((last !== undefined && at - last < FORCE_REFRESH_INTERVAL_MS) || forceRefreshes.length >= FORCE_REFRESH_PER_DAY) {
-        return errAnswer(45009);
-      }
-      forceRefreshes.push(at);
-      if (stableCurrent) stableCurrent.invalidAfter = Math.min(stableCurrent.invalidAfter ?? at, at);
-      stableCurrent = issueToken();
-      return okAnswer({ access_token: stableCurrent.value, expires_in: tokenTtl });
-    }
-    // While the current token is valid, every caller gets that same token and its remaining life;
-    // in its last 5 minutes WeChat hands out a new one (the old stays valid until it expires).
-    // A token broken with breakStableToken() keeps being served until a force_refresh.
-    if (stableCurrent && (stableCurrent.stuck || (tokenState(stableCurrent, at) === 0 && stableCurrent.expiresAt - at > STABLE_RENEW_BEFORE_MS))) {
-      return okAnswer({ access_token: stableCurrent.value, expires_in: Math.floor((stableCurrent.expiresAt - at) / 1000) });
-    }
-    stableCurrent = issueToken();
-    return okAnswer({ access_token: stableCurrent.value, expires_in: tokenTtl });
+    const issued = stableToken(force === true, { intervalMs: FORCE_REFRESH_INTERVAL_MS, perDay: FORCE_REFRESH_PER_DAY });
+    return issued ? okAnswer({ ...issued }) : errAnswer(45009);
   }
 
-  function classicToken({ query }: RequestContext): Answer {
+  function classicTokenRoute({ query }: RequestContext): Answer {
     const denied = checkCredentials(param(query, 'appid'), param(query, 'secret'));
     if (denied) return denied;
     if (param(query, 'grant_type') !== 'client_credential') return errAnswer(40002);
-    const at = now();
-    if (classicCurrent) classicCurrent.invalidAfter = Math.min(classicCurrent.invalidAfter ?? Infinity, at + CLASSIC_TOKEN_GRACE_MS);
-    classicCurrent = issueToken();
-    return okAnswer({ access_token: classicCurrent.value, expires_in: tokenTtl });
+    return okAnswer(classicToken(CLASSIC_TOKEN_GRACE_MS));
   }
 
   /** Token, openid, sig_method and signature checks shared by the `/wxa/` login-state APIs. */
@@ -648,35 +687,19 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     return 'user' in checked ? errAnswer(0) : checked;
   }
 
+  const STORAGE_ERRCODES = { format: 47001, emptyKey: 40097, keyTooLong: 87019, pairTooLong: 87016, tooMany: 87018 } as const;
+
   function setUserStorage(ctx: RequestContext): Answer {
     const checked = signedCall(ctx, 40003);
     if (!('user' in checked)) return checked;
-    const list = parseJsonObject(ctx.body)?.kv_list;
-    if (!Array.isArray(list)) return errAnswer(47001);
-    const updates = new Map<string, string>();
-    for (const item of list) {
-      if (!isRecord(item) || typeof item.key !== 'string' || typeof item.value !== 'string') return errAnswer(47001);
-      const keyBytes = Buffer.byteLength(item.key);
-      if (keyBytes === 0) return errAnswer(40097);
-      if (keyBytes > STORAGE_MAX_KEY_BYTES) return errAnswer(87019);
-      if (keyBytes + Buffer.byteLength(item.value) > STORAGE_MAX_PAIR_BYTES) return errAnswer(87016);
-      updates.set(item.key, item.value);
-    }
-    const { storage } = checked.user;
-    let total = storage.size;
-    for (const key of updates.keys()) if (!storage.has(key)) total += 1;
-    if (total > STORAGE_MAX_PAIRS) return errAnswer(87018);
-    for (const [key, value] of updates) storage.set(key, value);
-    return errAnswer(0);
+    const problem = setKv(checked.user.storage, ctx.body);
+    return errAnswer(problem ? STORAGE_ERRCODES[problem] : 0);
   }
 
   function removeUserStorage(ctx: RequestContext): Answer {
     const checked = signedCall(ctx, 40003);
     if (!('user' in checked)) return checked;
-    const keys = parseJsonObject(ctx.body)?.key;
-    if (!Array.isArray(keys) || !keys.every((key): key is string => typeof key === 'string')) return errAnswer(47001);
-    for (const key of keys) checked.user.storage.delete(key);
-    return errAnswer(0);
+    return errAnswer(removeKv(checked.user.storage, ctx.body) ? 47001 : 0);
   }
 
   function setUserInteractiveData(ctx: RequestContext): Answer {
@@ -695,7 +718,7 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     return errAnswer(0);
   }
 
-  const kit: MockKit = {
+  const kit: PlatformKit = {
     appId,
     now,
     errAnswer,
@@ -705,21 +728,36 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     hmacHex,
     sameText,
     parseJsonObject,
+    param,
+    secretMatches,
+    tokenState: tokenStateOf,
+    redeemCode,
+    player: (openid) => {
+      const user = users.get(openid);
+      return user && !user.anonymous ? user : undefined;
+    },
+    classicToken,
+    stableToken,
   };
   const player = playerApis(kit);
   const payments = paymentApis(kit, paymentSettings);
 
-  const routes = new Map<string, Route>([
-    ...player.routes,
-    ...payments.routes,
-    ['/sns/jscode2session', { method: 'GET', handle: code2Session }],
-    ['/cgi-bin/stable_token', { method: 'POST', handle: stableToken }],
-    ['/cgi-bin/token', { method: 'GET', handle: classicToken }],
-    ['/wxa/checksession', { method: 'GET', handle: checkSession }],
-    ['/wxa/set_user_storage', { method: 'POST', handle: setUserStorage }],
-    ['/wxa/remove_user_storage', { method: 'POST', handle: removeUserStorage }],
-    ['/wxa/setuserinteractivedata', { method: 'POST', handle: setUserInteractiveData }],
-  ]);
+  function platformRoutes(): [string, Route][] {
+    if (platform === 'douyin') return douyinApis(kit);
+    if (platform === 'qq') return qqApis(kit, { setUserStorage, removeUserStorage });
+    return [
+      ...player.routes,
+      ...payments.routes,
+      ['/sns/jscode2session', { method: 'GET', handle: code2Session }],
+      ['/cgi-bin/stable_token', { method: 'POST', handle: stableTokenRoute }],
+      ['/cgi-bin/token', { method: 'GET', handle: classicTokenRoute }],
+      ['/wxa/checksession', { method: 'GET', handle: checkSession }],
+      ['/wxa/set_user_storage', { method: 'POST', handle: setUserStorage }],
+      ['/wxa/remove_user_storage', { method: 'POST', handle: removeUserStorage }],
+      ['/wxa/setuserinteractivedata', { method: 'POST', handle: setUserInteractiveData }],
+    ];
+  }
+  const routes = new Map<string, Route>(platformRoutes());
 
   function route(method: string, path: string, ctx: RequestContext): Answer {
     const found = routes.get(path);
@@ -801,11 +839,11 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
   }
 
   function sendAnswer(res: ServerResponse, call: MockCall, answer: Answer): void {
-    const errcode = typeof answer.json.errcode === 'number' ? answer.json.errcode : answer.status === 200 ? 0 : undefined;
+    const errcode = errcodeOf(answer.json) ?? (answer.status === 200 ? 0 : undefined);
     send(res, call, answer.status, JSON.stringify(answer.json), JSON_TYPE, errcode);
   }
 
-  async function applyFault(fault: MockFault, res: ServerResponse, call: MockCall, answerNormally: () => Answer): Promise<void> {
+  async function applyFault(fault: MockFault, res: ServerResponse, call: MockCall, path: string, answerNormally: () => Answer): Promise<void> {
     if ('delay' in fault) {
       await sleep(fault.delay);
       if (!closed) sendAnswer(res, call, answerNormally());
@@ -824,7 +862,8 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
       res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': '64' });
       res.write(partial, () => res.socket?.destroy());
     } else {
-      sendAnswer(res, call, errAnswer(fault.errcode, fault.errmsg));
+      const dialect = routes.get(path)?.dialect ?? errAnswer;
+      sendAnswer(res, call, dialect(fault.errcode, fault.errmsg));
     }
   }
 
@@ -844,7 +883,7 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     }
     const answerNormally = (): Answer => route(method, path, { query, body: read.body });
     const fault = takeFault(path);
-    if (fault) await applyFault(fault, res, call, answerNormally);
+    if (fault) await applyFault(fault, res, call, path, answerNormally);
     else sendAnswer(res, call, answerNormally());
   }
 
@@ -884,6 +923,7 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
     url,
     appId,
     appSecret,
+    platform,
 
     issueCode(openid = `oMock${randomString(23, `${ALNUM}-_`)}`, opts = {}) {
       if (typeof openid !== 'string' || openid === '') throw new TypeError('wx-session/testing: openid must be a non-empty string');
@@ -893,20 +933,21 @@ export async function startMockWeChat(options: MockWeChatOptions = {}): Promise<
       const forcedLeft = checkTimes(times, 'issueCode');
       const user = userOf(openid);
       if (unionid !== undefined) user.unionid = unionid;
-      let code = randomString(32, ALNUM);
-      while (codes.has(code)) code = randomString(32, ALNUM);
-      const record: CodeRecord = { openid, issuedAt: now(), used: false, rotate: rotateOnRedeem === true, forcedLeft: 0 };
-      if (errcode !== undefined && errcode !== 0) {
-        record.forcedErrcode = errcode;
-        record.forcedLeft = forcedLeft;
-      }
-      codes.set(code, record);
-      return code;
+      const forced = errcode !== undefined && errcode !== 0 ? { forcedErrcode: errcode, forcedLeft } : {};
+      return newCode({ openid, anonymous: false, rotate: rotateOnRedeem === true, ...forced });
     },
 
-    rotateSessionKey(openid) {
+    issueAnonymousCode(anonymousOpenid = `aMock${randomString(23, `${ALNUM}-_`)}`) {
+      if (platform !== 'douyin') throw new TypeError('wx-session/testing: anonymous codes are Douyin\'s (start the mock with platform: \'douyin\')');
+      if (typeof anonymousOpenid !== 'string' || anonymousOpenid === '') throw new TypeError('wx-session/testing: anonymousOpenid must be a non-empty string');
+      userOf(anonymousOpenid, true);
+      return newCode({ openid: anonymousOpenid, anonymous: true, rotate: false });
+    },
+
+    rotateSessionKey(openid, sessionKey) {
       if (typeof openid !== 'string' || openid === '') throw new TypeError('wx-session/testing: openid must be a non-empty string');
-      return rotate(userOf(openid));
+      if (sessionKey !== undefined && (typeof sessionKey !== 'string' || sessionKey === '')) throw new TypeError('wx-session/testing: sessionKey must be a non-empty string');
+      return rotate(userOf(openid), sessionKey);
     },
 
     sessionKeyOf(openid) {

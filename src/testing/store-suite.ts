@@ -3,6 +3,7 @@
 // and asserts with node:assert, so it brings no test framework of its own.
 import type { SessionStore } from '../store.js';
 import type { Describe, Hook, It, SuiteContext } from './store-suite-kit.js';
+import { appTests } from './store-suite-apps.js';
 import { concurrentLimitTests, limitTests } from './store-suite-limits.js';
 import { expiryTests, recordTests } from './store-suite-records.js';
 import { sharedTests, updateTests } from './store-suite-writes.js';
@@ -34,7 +35,8 @@ export interface TestStoreOptions {
  * Besides get/set/destroy and TTLs, it holds a store to the promises of DESIGN.md §8: `update`
  * (required) writes only while the session exists, a logout stays final under concurrent saves and
  * renewals, `limitSessions` (when offered) keeps the newest `max` live sessions of an openid even
- * under concurrent logins, and, with `shared: true` (every store made shares one backend), a change
+ * under concurrent logins, several apps on one store keep their sessions and tokens apart, and,
+ * with `shared: true` (every store made shares one backend), a change
  * on one instance is what the other's very next read sees, even when it had the record cached.
  *
  * ```ts
@@ -69,6 +71,7 @@ export function testStore(makeStore: () => SessionStore | Promise<SessionStore>,
     updateTests(ctx);
     limitTests(ctx);
     concurrentLimitTests(ctx);
+    appTests(ctx);
     if (ctx.shared) sharedTests(ctx);
   });
 }

@@ -1,12 +1,15 @@
-// The WeChat server APIs wx-session calls, on top of callWeChat.
+// The WeChat server APIs wx-session calls, on top of callWeChat. The HTTP and access-token part
+// (call, callWithToken, tokens) also carries Douyin's and QQ's calls, with their own token API
+// (a TokenDialect): src/platforms/.
 import { WxSessionError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { signPayload } from '../crypto.js';
 import type { TokenCache } from '../store.js';
-import { FunctionTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource } from './access-token.js';
+import { FunctionTokenSource, StableTokenSource, fetchStableToken, type AccessTokenSource, type FetchedToken } from './access-token.js';
 import { SharedTokenSource } from './shared-token.js';
-import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, errcodeError } from './errcodes.js';
+import { BUSY, CONFIG_ERRCODES, KEY_EXPIRED, TOKEN_ERRCODES, asLoginError, errcodeError } from './errcodes.js';
 import { callWeChat, sourceOf, type WeChatAnswer, type WeChatRequest } from './http.js';
+import { platformLabel } from '../platforms/types.js';
 
 export interface Code2SessionResult {
   openid: string;
@@ -28,17 +31,40 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** What checkSessionKey said of a key. Outages are thrown, not returned. */
 export type KeyState = 'valid' | 'expired';
 
+/** How a platform hands out access tokens, and how its answers say one was refused. */
+export interface TokenDialect {
+  /** One call of the platform's token API; its errors become WxSessionErrors. */
+  fetch(call: (request: WeChatRequest) => Promise<WeChatAnswer>, appId: string, appSecret: string, forceRefresh: boolean): Promise<FetchedToken>;
+  /** True when `answer` refuses the access token sent (renew it, retry once). */
+  refused(answer: WeChatAnswer): boolean;
+}
+
+/** WeChat's: stable_token; 40001/40014/42001 refuse a token. */
+export const WECHAT_TOKENS: TokenDialect = {
+  fetch: fetchStableToken,
+  refused: (answer) => TOKEN_ERRCODES.has(answer.errcode ?? 0),
+};
+
 export class WeChatApi {
   readonly #options: ResolvedOptions;
   readonly tokens: AccessTokenSource;
   readonly #fetchToken: (force: boolean) => Promise<unknown>;
+  readonly #dialect: TokenDialect;
+  /** Who answers, in messages: WeChat, or QQ (which answers in WeChat's table). */
+  readonly #who: string;
 
-  /** `shared`: a cache where instances share the token (the store's), when it has one. */
-  constructor(options: ResolvedOptions, shared?: TokenCache) {
+  /**
+   * `shared`: a cache where instances share the token (the store's), when it has one, keyed and
+   * sealed by appId. `dialect`: the platform's token API (WeChat's by default).
+   */
+  constructor(options: ResolvedOptions, shared?: TokenCache, dialect: TokenDialect = WECHAT_TOKENS) {
     this.#options = options;
-    const fetchToken = (force: boolean) => fetchStableToken((request) => this.call(request), options.appId, options.appSecret, force);
+    this.#dialect = dialect;
+    this.#who = platformLabel(options.platform);
+    const fetchToken = (force: boolean) => dialect.fetch((request) => this.call(request), options.appId, options.appSecret, force);
     this.#fetchToken = fetchToken;
-    if (options.accessToken) this.tokens = new FunctionTokenSource(options.accessToken);
+    const provide = options.accessToken;
+    if (provide) this.tokens = new FunctionTokenSource(() => provide(options.appId));
     else if (shared) {
       // The lock outlives a slow fetch; a waiter gives up on the holder after one call's time.
       const lockMs = Math.max(10_000, 2 * options.timeout);
@@ -56,13 +82,13 @@ export class WeChatApi {
   }
 
   /**
-   * A call that needs an access token. When WeChat refuses the token (40001/40014/42001) the
-   * source renews it and the call is retried once.
+   * A call that needs an access token. When the platform refuses the token (WeChat:
+   * 40001/40014/42001) the source renews it and the call is retried once.
    */
   async callWithToken(build: (accessToken: string) => WeChatRequest): Promise<WeChatAnswer> {
     const token = await this.tokens.get();
     const answer = await this.call(build(token));
-    if (!TOKEN_ERRCODES.has(answer.errcode ?? 0)) return answer;
+    if (!this.#dialect.refused(answer)) return answer;
     return this.call(build(await this.tokens.renew(token)));
   }
 
@@ -78,7 +104,7 @@ export class WeChatApi {
     const errcode = answer.errcode ?? 0;
     if (errcode === 0) return 'valid';
     if (errcode === KEY_EXPIRED) return 'expired';
-    throw errcodeError(errcode, 'checkSessionKey', sourceOf(answer, build('')));
+    throw errcodeError(errcode, 'checkSessionKey', sourceOf(answer, build('')), this.#who);
   }
 
   /**
@@ -97,12 +123,13 @@ export class WeChatApi {
     const errcode = answer.errcode ?? 0;
     if (errcode === 0) return;
     const source = sourceOf(answer, { method: 'POST', path, query: {} });
-    if (errcode === KEY_EXPIRED || CONFIG_ERRCODES.has(errcode)) throw errcodeError(errcode, path, source);
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { errcode, ...source, message: `WeChat answered ${path} with errcode ${errcode}` });
+    if (errcode === KEY_EXPIRED || CONFIG_ERRCODES.has(errcode)) throw errcodeError(errcode, path, source, this.#who);
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { errcode, ...source, message: `${this.#who} answered ${path} with errcode ${errcode}` });
   }
 
   call(request: WeChatRequest): Promise<WeChatAnswer> {
-    return callWeChat(this.#options.fetch, this.#options.apiBase, this.#options.timeout, request, this.#options.appId);
+    const { fetch, apiBase, timeout, appId, platform } = this.#options;
+    return callWeChat(fetch, apiBase, timeout, request, appId, platform);
   }
 
   /**
@@ -118,7 +145,7 @@ export class WeChatApi {
     };
     const answer = await retryBusy(() => this.call(request));
     const errcode = answer.errcode ?? 0;
-    if (errcode !== 0) throw errcodeError(errcode, 'code2Session', sourceOf(answer, request));
+    if (errcode !== 0) throw asLoginError(errcodeError(errcode, 'code2Session', sourceOf(answer, request), this.#who), this.#who);
     const { openid, session_key: sessionKey, unionid } = answer;
     if (typeof openid !== 'string' || openid.length === 0 || typeof sessionKey !== 'string' || sessionKey.length === 0) {
       throw new WxSessionError('WX_UPSTREAM_ERROR', { message: 'code2Session answered without openid or session_key' });

@@ -30,17 +30,44 @@ export interface ErrcodeSource {
   rid?: string;
 }
 
-/** The error for a non-zero errcode. Never includes WeChat's errmsg: it is not ours to echo. */
-export function errcodeError(errcode: number, api: string, source: ErrcodeSource = {}): WxSessionError {
+/**
+ * The error for a non-zero errcode. Never includes WeChat's errmsg: it is not ours to echo. `who`
+ * names the platform answering in WeChat's table (QQ does) in the messages.
+ */
+export function errcodeError(errcode: number, api: string, source: ErrcodeSource = {}, who = 'WeChat'): WxSessionError {
   if (CONFIG_ERRCODES.has(errcode)) {
     return new WxSessionError('WX_CONFIG_ERROR', {
       errcode,
       ...source,
-      message: `WeChat rejected the app configuration in ${api} (errcode ${errcode}); check appId, appSecret and the API allow-list`,
+      message: `${who} rejected the app configuration in ${api} (errcode ${errcode}); check appId, appSecret and the API allow-list`,
     });
   }
   const code = byErrcode.get(errcode);
-  if (code) return new WxSessionError(code, { errcode, ...source });
-  const message = errcode === BUSY ? `WeChat is busy (${api}, errcode -1)` : `WeChat answered ${api} with errcode ${errcode}`;
+  if (code) {
+    if (who === 'WeChat') return new WxSessionError(code, { errcode, ...source });
+    return new WxSessionError(code, { errcode, ...source, message: messageOf(code, who) });
+  }
+  const message = errcode === BUSY ? `${who} is busy (${api}, errcode -1)` : `${who} answered ${api} with errcode ${errcode}`;
   return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message, ...source });
+}
+
+/** What a login may answer when the platform refuses or fails it (DESIGN.md §5). */
+const LOGIN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['WX_CODE_INVALID', 'WX_CODE_USED', 'WX_USER_BLOCKED', 'WX_RATE_LIMITED', 'WX_CONFIG_ERROR', 'WX_UPSTREAM_ERROR']);
+
+/**
+ * The error of a code2Session answer: a number that means something elsewhere (a stale
+ * session_key, 87009 or Douyin's 28001039) is, in a login, just a number the table does not
+ * list: WX_UPSTREAM_ERROR with it.
+ */
+export function asLoginError(error: WxSessionError, who: string): WxSessionError {
+  if (LOGIN_CODES.has(error.code)) return error;
+  const { errcode, endpoint, rid } = error;
+  return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, endpoint, rid, message: `${who} answered code2Session with errcode ${errcode}` });
+}
+
+const LOGIN_CALLS: Readonly<Record<string, string>> = { WeChat: 'wx.login()', QQ: 'qq.login()', Douyin: 'tt.login()' };
+
+/** The default message of `code` as another platform (`who`: 'QQ', 'Douyin') would have it said. */
+export function messageOf(code: ErrorCode, who: string): string {
+  return new WxSessionError(code).message.replace('WeChat', who).replace('wx.login()', LOGIN_CALLS[who] ?? 'wx.login()');
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { getRequestListener } from '@hono/node-server';
-import type { WxSessionOptions } from 'wx-session';
+import type { WxSessionCoreOptions } from 'wx-session';
 import { startMockWeChat, type MockWeChat } from 'wx-session/testing';
 import { createApp as createExpressApp } from '../../examples/express/server.js';
 import { createApp as createKoaApp } from '../../examples/koa/server.js';
@@ -32,7 +32,7 @@ export interface Example {
   /** How the example names itself in its start-up lines. */
   title: string;
   file: string;
-  handler(options: WxSessionOptions): RequestListener;
+  handler(options: WxSessionCoreOptions): RequestListener;
   loginPath: string;
   logoutPath: string;
   /** How the example mounts wx.errors, which answers the WxSessionErrors its routes throw. */
@@ -132,7 +132,7 @@ export async function login(loginUrl: string, code: string, openid: string): Pro
 /** Runs an example as a user does, with these variables of ours set and no others. */
 export function runExample(example: Example, vars: Record<string, string>): Child {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['PORT', 'WX_APPID', 'WX_APPSECRET', 'WX_SESSION_SECRET', 'WX_API_BASE']) delete env[name];
+  for (const name of Object.keys(env)) if (name === 'PORT' || /^(WX|TT|QQ)_/.test(name)) delete env[name];
   return startChild({ name: example.file, args: ['--import', 'tsx', example.file], env: { ...env, ...vars }, cwd: ROOT });
 }
 

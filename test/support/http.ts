@@ -19,10 +19,12 @@ export interface CallOptions {
   json?: unknown;
   /** A body sent as it is, with Content-Type application/json (malformed JSON, say). */
   raw?: string;
+  /** More headers (X-WX-AppId, say). */
+  headers?: Record<string, string>;
 }
 
 export async function call(url: string, options: CallOptions = {}): Promise<Answer> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers['X-WX-Session'] = options.token;
   if (options.bearer !== undefined) headers.Authorization = `Bearer ${options.bearer}`;
   if (options.code !== undefined) headers['X-WX-Code'] = options.code;

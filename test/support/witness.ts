@@ -32,8 +32,8 @@ import { SecretScanner, type SecretHit } from '../../harness/secret-scan.js';
 
 const require = createRequire(import.meta.url);
 
-/** What WeChat's own API paths look like: answers on these are the mock's, and harvested. */
-const WECHAT_PATH = /^\/(?:sns|cgi-bin|wxa)\//;
+/** What the API paths of WeChat, Douyin and QQ look like: answers on these are the mock's, and harvested. */
+const WECHAT_PATH = /^\/(?:(?:sns|cgi-bin|wxa)\/|mgplatform\/api\/apps\/|api\/(?:getToken|openDataContext\/))/;
 export type SecretKind = 'session_key' | 'access_token' | 'appSecret' | 'appKey' | 'signing secret';
 
 interface Seen {
@@ -89,9 +89,10 @@ function harvestWeChat(res: ServerResponse, body: string): void {
   const url = new URL(res.req?.url ?? '/', 'http://x');
   addSecret(url.searchParams.get('secret'), 'appSecret');
   try {
-    const answer = JSON.parse(body) as { session_key?: unknown; access_token?: unknown };
+    const answer = JSON.parse(body) as { session_key?: unknown; access_token?: unknown; data?: { access_token?: unknown } };
     addSecret(answer?.session_key, 'session_key');
     addSecret(answer?.access_token, 'access_token');
+    addSecret(answer?.data?.access_token, 'access_token'); // Douyin's token answers
   } catch {
     // a fault body (truncated, not JSON): nothing to harvest
   }
