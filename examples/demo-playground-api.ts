@@ -96,22 +96,24 @@ export function playgroundApi(levers: Levers): express.Router {
     }
     res.json({ code: issueCode(levers, device) });
   });
-  const lever = (path: string, move: () => void) =>
+  // A lever moves, then its note goes to the page: after the test has heard of any new secret.
+  const lever = (path: string, on: 'server' | 'wechat', move: () => string) =>
     api.post(path, (_req, res) => {
       levers.learnFromMock();
-      move();
+      const text = move();
       levers.learnFromMock();
+      note(on, text);
       res.json(path === '/wechat' ? { ok: true, wechat: mode } : { ok: true });
     });
-  lever('/rotate-session-key', () => {
+  lever('/rotate-session-key', 'wechat', () => {
     mock.rotateSessionKey(PLAYER);
-    note('wechat', 'mock.rotateSessionKey(openid): WeChat gave the player a new session_key; your server still holds the old one');
+    return 'mock.rotateSessionKey(openid): WeChat gave the player a new session_key; your server still holds the old one';
   });
-  lever('/expire-access-token', () => {
+  lever('/expire-access-token', 'wechat', () => {
     mock.expireAccessTokens();
-    note('wechat', 'mock.expireAccessTokens(): the access token your server holds now answers 42001');
+    return 'mock.expireAccessTokens(): the access token your server holds now answers 42001';
   });
-  lever('/rotate-signing-secret', () => note('server', levers.rotateSigningSecret()));
+  lever('/rotate-signing-secret', 'server', () => levers.rotateSigningSecret());
   api.post('/wechat', (req, res, next) => {
     const wanted = (req.body as { mode?: unknown } | undefined)?.mode;
     if (wanted !== 'normal' && wanted !== 'slow' && wanted !== 'down') {
@@ -121,7 +123,7 @@ export function playgroundApi(levers: Levers): express.Router {
     mode = wanted;
     next();
   });
-  lever('/wechat', () => note('wechat', setWeChat(mock, mode, levers.timeoutMs)));
+  lever('/wechat', 'wechat', () => setWeChat(mock, mode, levers.timeoutMs));
   api.use((_req, res) => {
     res.status(404).json({ message: 'no such playground call' });
   });
