@@ -6,7 +6,7 @@ import { App, publishEvent, type Grant } from './app.js';
 import { decryptData } from './crypto.js';
 import { sessionChannelWanted, setupProblem, storeFailure } from './diagnostics.js';
 import type { AppChoice, AuthenticateOptions, AuthResult, LoginExtras, LoginResult, WxSessionCore } from './core-types.js';
-import { ErrorCode, WxSessionError } from './errors.js';
+import { absent, ErrorCode, WxSessionError } from './errors.js';
 import { resolveOptions, type SharedOptions, type WxSessionCoreOptions } from './options.js';
 import { RecentMap } from './recent-map.js';
 import { newRecord } from './records.js';
@@ -77,7 +77,7 @@ class Core implements WxSessionCore {
 
   /** The app a login or call names (`appId`), or the only one when it names none. */
   #appNamed(appId: unknown): App {
-    if (appId === undefined || appId === null || appId === '') {
+    if (absent(appId)) {
       if (this.#only) return this.#only;
       throw new WxSessionError('WX_BAD_REQUEST', { message: 'this server serves several apps: name the app with appId (login body) or the X-WX-AppId header' });
     }
@@ -125,7 +125,7 @@ class Core implements WxSessionCore {
 
   /** The session id inside a token, or why there is none. An LRU hit, else one HMAC per secret. */
   #verify(token: unknown): Verified | ErrorCode {
-    if (token === undefined || token === null || token === '') return ErrorCode.WX_SESSION_MISSING;
+    if (absent(token)) return ErrorCode.WX_SESSION_MISSING;
     if (typeof token !== 'string') return ErrorCode.WX_SESSION_INVALID;
     let verified = this.#verified.get(token);
     if (!verified) {
@@ -267,8 +267,6 @@ class Core implements WxSessionCore {
     }
   }
 }
-
-const absent = (value: unknown): boolean => value === undefined || value === null || value === '';
 
 /** What a login redeems: `code` when there is one (it wins), else a Douyin `anonymousCode`. */
 function grantOf(code: unknown, anonymousCode: unknown): Grant {

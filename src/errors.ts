@@ -1,5 +1,8 @@
 // Error codes, their HTTP statuses, and the one error class the package throws.
 
+/** Whether a code, token or appId counts as not given (DESIGN.md §4): undefined, null or ''. */
+export const absent = (value: unknown): value is undefined | null | '' => value === undefined || value === null || value === '';
+
 /** Every error the package reports; keys equal values, so `ErrorCode.X === 'X'`. */
 export const ErrorCode = Object.freeze({
   WX_CODE_MISSING: 'WX_CODE_MISSING',

@@ -3,7 +3,7 @@
 // here; Web `Request`s (Hono) in src/http-web.ts, over the same functions.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { WxSession } from './session.js';
-import { ErrorCode, WxSessionError } from './errors.js';
+import { absent, ErrorCode, WxSessionError } from './errors.js';
 import type { AuthResult, LoginExtras, WxSessionCore } from './core-types.js';
 import { isWellFormedToken } from './token.js';
 import { DEFAULT_BODY_TIMEOUT, loginObject, readBody } from './http-body.js';
@@ -124,15 +124,13 @@ export function codeFrom(headers: HeaderSource): string | undefined {
   return boundedHeader(headers, CODE_HEADER);
 }
 
-const isAbsent = (value: unknown): boolean => value === undefined || value === null || value === '';
-
 /**
  * The app a login names: body `appId` or header `X-WX-AppId`; both, and different, is
  * `WX_BAD_REQUEST` (a client that says two things is not guessed at).
  */
 export function appIdFrom(body: Record<string, unknown>, headers: HeaderSource): unknown {
   const named = boundedHeader(headers, APP_ID_HEADER);
-  if (isAbsent(body.appId)) return named;
+  if (absent(body.appId)) return named;
   if (named !== undefined && body.appId !== named) {
     throw new WxSessionError('WX_BAD_REQUEST', { message: `the login names two apps: body appId and the ${APP_ID_HEADER} header differ` });
   }
@@ -260,7 +258,7 @@ export async function loginReply(core: WxSessionCore, body: Record<string, unkno
   const extras: LoginExtras = { encryptedData: body.encryptedData, iv: body.iv };
   const appId = appIdFrom(body, headers);
   if (appId !== undefined) extras.appId = appId;
-  const anonymousCode = isAbsent(body.anonymousCode) ? boundedHeader(headers, ANONYMOUS_CODE_HEADER) : body.anonymousCode;
+  const anonymousCode = absent(body.anonymousCode) ? boundedHeader(headers, ANONYMOUS_CODE_HEADER) : body.anonymousCode;
   if (anonymousCode !== undefined) extras.anonymousCode = anonymousCode;
   const { token, session, expiresIn } = await core.login(code, extras);
   const answer: Record<string, unknown> = { token, expiresIn };

@@ -5,7 +5,7 @@
 // pauses the checks for a while.
 import { safeEqual } from './crypto.js';
 import { reportUpstream, storeFailure, type SessionEvent } from './diagnostics.js';
-import { ErrorCode, WxSessionError } from './errors.js';
+import { absent, ErrorCode, WxSessionError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { withoutStale, type SessionRecords } from './records.js';
 import type { WxSession } from './session.js';
@@ -95,7 +95,7 @@ export class KeyFreshness {
       );
       return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
     }
-    if (code === undefined || code === null || code === '') return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
+    if (absent(code)) return { code: ErrorCode.WX_SESSION_KEY_EXPIRED };
     // Concurrent requests that met 87009 share the first one's code2Session; their own codes are not redeemed.
     const { failure, record } = await this.#refreshes.run(session.id, () => this.#refresh(session.id, session.record, code));
     if (record) session.replaceRecord(record);

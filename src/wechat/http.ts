@@ -5,6 +5,7 @@ import { WxSessionError } from '../errors.js';
 import type { FetchLike, PlatformName } from '../options.js';
 import { ridOf, wechatChannel, type WeChatCallContext } from '../diagnostics.js';
 import type { ErrcodeSource } from './errcodes.js';
+import { platformLabel } from '../platforms/types.js';
 
 export interface WeChatRequest {
   method: 'GET' | 'POST';
@@ -40,8 +41,6 @@ export function sourceOf(answer: WeChatAnswer, request: WeChatRequest): ErrcodeS
   return rid === undefined ? { endpoint: request.path } : { endpoint: request.path, rid };
 }
 
-const NAMES: Readonly<Record<PlatformName, string>> = { wechat: 'WeChat', douyin: 'Douyin', qq: 'QQ' };
-
 /**
  * One WeChat call, traced on the `wx-session:wechat` TracingChannel when anyone subscribes (the
  * context carries the endpoint, and once answered, the errcode and rid).
@@ -54,7 +53,7 @@ export function callWeChat(
   appId: string,
   platform: PlatformName = 'wechat',
 ): Promise<WeChatAnswer> {
-  const who = NAMES[platform];
+  const who = platformLabel(platform);
   if (!wechatChannel.hasSubscribers) return exchange(fetchImpl, apiBase, timeout, request, who);
   const context: WeChatCallContext = { appId, platform, endpoint: request.path, method: request.method };
   let answer: WeChatAnswer | undefined;
