@@ -19,7 +19,8 @@ export interface RedisStoreOptions {
    */
   cache?: { max?: number; ttl?: number; lease?: number } | false;
   /**
-   * After each write, wait (WAIT) until this many replicas have it, for at most `timeout` ms; a
+   * After each write, wait (WAIT) until this many replicas have it, for at most `timeout` ms
+   * from the master's answer to the write; a
    * write no replica confirmed in time fails (WX_STORE_UNAVAILABLE), though it may have been
    * applied, so that an acknowledged write (a logout above all) survives the failover of its
    * master. Writes that wait go on connections the store opens itself (one per master; on a

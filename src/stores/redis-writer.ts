@@ -167,13 +167,15 @@ export class Writer {
   /**
    * Resolves when the writes sent on this connection so far may be acknowledged; rejects
    * otherwise. `waited` is the answer to the batch's own WAIT, `view` the master's answer to the
-   * batch's question instead; `started` when the batch was sent (`waitMs` counts from then).
+   * batch's question instead; `answered` when the master answered the batch (`waitMs` counts
+   * from then: a batch whose round trip was slow, a new connection's first or one sent while the
+   * machine was busy, still has its writes waited for, not refused unwaited).
    *
    * WAIT goes in slices, the master asked between them: a WAIT asks the replicas for their
    * offset once, when it starts, so a replica that joined after it would not be heard before its
    * own once-a-second report, and a master whose last replica failed meanwhile is found at once.
    */
-  async #confirm(view: ReplicaView | undefined, waited: Reply | undefined, started: number): Promise<void> {
+  async #confirm(view: ReplicaView | undefined, waited: Reply | undefined, answered: number): Promise<void> {
     const { replicas, waitMs } = this.#options;
     const enough = (reply: Reply | undefined) => !!reply && !reply[0] && Number(reply[1]) >= replicas;
     if (enough(waited)) return;
@@ -196,7 +198,7 @@ export class Writer {
       }
       // A replica to wait for, or the master could not be asked: wait, strictly.
       this.#replicas = 'some';
-      const left = started + waitMs - performance.now();
+      const left = answered + waitMs - performance.now();
       if (left <= 0) {
         if (freshOnly) return;
         const detail = !last ? 'no WAIT in time' : last[0] ? `WAIT failed: ${last[0].message}` : `${Number(last[1])} confirmed`;
@@ -248,7 +250,6 @@ export class Writer {
     // While this master is known to have a replica, WAIT; otherwise ask it, right after the writes.
     // (replicas 0: nothing is waited for.)
     const mode: Mode = this.#options.replicas === 0 ? 'none' : this.#cluster && this.#replicas !== 'some' ? 'ask' : 'wait';
-    const started = performance.now();
     let sent: { replies: Reply[][]; tail: Reply[] };
     try {
       sent = await this.#send(jobs, mode);
@@ -256,6 +257,7 @@ export class Writer {
       for (const job of jobs) job.reject(error);
       return;
     }
+    const answered = performance.now();
     const { replies, tail } = sent;
     const view = mode === 'ask' && tail.length === 2 && !tail[0]![0] && !tail[1]![0] ? replicaView(tail[0]![1], tail[1]![1]) : undefined;
     // Only the writes that were applied need a replica; a failed one answers its error as it is.
@@ -270,8 +272,8 @@ export class Writer {
     }
     let failure: unknown;
     try {
-      if (mode === 'ask') await this.#confirm(view, undefined, started);
-      else await this.#confirm(undefined, tail[0] ?? NO_ANSWER, started);
+      if (mode === 'ask') await this.#confirm(view, undefined, answered);
+      else await this.#confirm(undefined, tail[0] ?? NO_ANSWER, answered);
     } catch (error) {
       failure = error;
     }
