@@ -20,10 +20,9 @@ export interface RedisStoreOptions {
   cache?: { max?: number; ttl?: number; lease?: number } | false;
   /**
    * After each write, wait (WAIT) until this many replicas have it, for at most `timeout` ms
-   * from the master's answer to the write; a
-   * write no replica confirmed in time fails (WX_STORE_UNAVAILABLE), though it may have been
-   * applied, so that an acknowledged write (a logout above all) survives the failover of its
-   * master. Writes that wait go on connections the store opens itself (one per master; on a
+   * from the master's answer to the write; a write no replica confirmed in time fails
+   * (WX_STORE_UNAVAILABLE), though it may have been applied, so that an acknowledged write (a
+   * logout above all) survives the failover of its master. Writes that wait go on connections the store opens itself (one per master; on a
    * Cluster all writes do, `wait: false` or not), so a WAIT never holds up your client's reads.
    * On a Cluster a master is asked itself whether it has a replica a failover could promote: one
    * with none (e.g. a replica just promoted, until the old master rejoins) is not waited for, and
