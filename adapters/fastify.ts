@@ -80,8 +80,8 @@ function tableError(error: unknown): WxSessionError | undefined {
 }
 
 /**
- * An `onSend` hook: saves changed `session.data` before the answer goes out (DESIGN.md §3); a
- * failed save answers the store's error instead of the route's answer.
+ * An `onSend` hook: saves changed `session.data` before the answer goes out (docs/api.md,
+ * "Adapters"); a failed save answers the store's error instead of the route's answer.
  */
 function saveBeforeSend(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (error: Error | null, payload?: unknown) => void): void {
   const saving = request.wxSession?.saveChanges();

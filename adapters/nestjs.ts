@@ -163,8 +163,8 @@ export class WxSessionFilter implements ExceptionFilter<WxSessionError> {
 
 /**
  * Saves changed `session.data` once the handler has its answer and before Nest sends it
- * (DESIGN.md §3); a failed save answers the store's error instead. (A handler that writes the
- * response itself through `@Res()` has answered before this runs.)
+ * (docs/api.md, "Adapters"); a failed save answers the store's error instead. (A handler that
+ * writes the response itself through `@Res()` has answered before this runs.)
  */
 @Injectable()
 export class WxSessionSaver implements NestInterceptor {

@@ -4,7 +4,7 @@
 // an in-memory Map. Used by the client tests, the `npm start` demo, the docs' game snippet and the
 // soak. Only types come from src/, so a program importing this loads nothing else of the library.
 // Its Douyin and QQ variants (createFakeTt, createFakeQq) differ only in what `login` answers
-// (PLATFORMS.md §2, §3): `tt.login` gives `{errMsg, code, anonymousCode, isLogin}`, `qq.login` `{code}`.
+// (docs/platforms.md): `tt.login` gives `{errMsg, code, anonymousCode, isLogin}`, `qq.login` `{code}`.
 import { randomBytes } from 'node:crypto';
 import type { WxApi, WxFailResult, WxLoginOptions, WxLoginSuccess, WxRequestOptions, WxUploadFileOptions } from '../src/client/index.js';
 import type { MockIssueCodeOptions, MockWeChat } from '../src/testing/index.js';

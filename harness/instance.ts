@@ -81,7 +81,7 @@ const options: WxSessionOptions = {
   store,
   ...(payment ? { payment } : {}),
   ...(checkInterval !== undefined ? { checkSessionKey: { interval: Number(checkInterval) } } : {}),
-  // The failure's message (no secret in it, DESIGN §8) follows in brackets when the core gives one.
+  // The failure's message (no secret in it: SECURITY.md) follows in brackets when the core gives one.
   logger: {
     warn: (message: string, context?: { error?: unknown }) =>
       process.stderr.write(`warn: ${message}${typeof context?.error === 'string' ? ` [${context.error}]` : ''}\n`),

@@ -1,6 +1,7 @@
 // The routes of the test apps (harness/apps.ts) that call the session_key's APIs and the mini-game
-// virtual payment (DESIGN.md §9), written once and mounted on every framework: each takes the
-// request's session (when it needs one), its JSON body, query and IP, and resolves the answer.
+// virtual payment (docs/session-key.md, docs/payments.md), written once and mounted on every
+// framework: each takes the request's session (when it needs one), its JSON body, query and IP,
+// and resolves the answer.
 // A WxSessionError a call throws is answered by the adapter's `wx.errors`, as a game's route would.
 import type { IncomingMessage } from 'node:http';
 import { WxSessionError, type WxSession, type WxSessionCore } from '../src/index.js';

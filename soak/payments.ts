@@ -1,4 +1,4 @@
-// The soak's mini-game payments (DESIGN.md §9): the players' buy operation, the ledger of what
+// The soak's mini-game payments (docs/payments.md): the players' buy operation, the ledger of what
 // each player's billNos did, and the end check that the mock's balances agree with it.
 //
 // A buy reads the balance (GET /me/balance), then buys (POST /me/buy) with a fresh billNo. A buy

@@ -1,6 +1,7 @@
-// The app part of createWxSession's options (DESIGN.md §10): one app at the top level (`appId`,
-// `appSecret`, `platform?`, `apiBase?`, `payment?`) or several in `apps`, each checked once, at
-// construction, with a TypeError that names the field (never its value when it is a secret).
+// The app part of createWxSession's options (docs/several-games.md): one app at the top level
+// (`appId`, `appSecret`, `platform?`, `apiBase?`, `payment?`) or several in `apps`, each checked
+// once, at construction, with a TypeError that names the field (never its value when it is a
+// secret).
 import type { AppOptions, Logger, PaymentOptions, PlatformName, ResolvedPayment, WxSessionCoreOptions } from './options.js';
 
 /** Each platform's API base. */

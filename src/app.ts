@@ -1,6 +1,7 @@
-// One app a core serves (DESIGN.md §10): its platform (WeChat, Douyin or QQ), its key freshness,
-// player calls and record writes, and what its session objects ask of the core (SessionHost).
-// The core picks the app of a login by the appId it names, and of a token by its record's appId.
+// One app a core serves (docs/platforms.md): its platform (WeChat, Douyin or QQ), its key
+// freshness, player calls and record writes, and what its session objects ask of the core
+// (SessionHost). The core picks the app of a login by the appId it names, and of a token by its
+// record's appId.
 import { publishSession, reportUpstream, storeFailure, type SessionEvent } from './diagnostics.js';
 import { ErrorCode, WxSessionError } from './errors.js';
 import { KeyFreshness } from './key-freshness.js';
@@ -58,7 +59,7 @@ export class App implements SessionHost {
     return record.appId === this.appId && (record.platform === undefined || record.platform === this.options.platform);
   }
 
-  /** A login's code (or a guest's anonymous code) redeemed with the platform; a failure is logged (§8). */
+  /** A login's code (or a guest's anonymous code) redeemed with the platform; a failure is logged. */
   async redeem(grant: Grant): Promise<LoginAnswer> {
     try {
       return 'code' in grant ? await this.platform.code2Session(grant.code) : await this.platform.anonymousCode2Session(grant.anonymousCode);

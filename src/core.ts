@@ -1,7 +1,8 @@
 // The framework-agnostic core: login(code), authenticate(token), logout(token), verify().
 // No req/res here; a bad or expired token is a result, not an exception. One core serves one
-// app or several (DESIGN.md §10): each app is an App (app.ts) with its platform, key freshness
-// (key-freshness.ts) and record writes (records.ts); a token is valid only for its app's session.
+// app or several (docs/several-games.md): each app is an App (app.ts) with its platform, key
+// freshness (key-freshness.ts) and record writes (records.ts); a token is valid only for its app's
+// session.
 import { App, publishEvent, type Grant } from './app.js';
 import { decryptData } from './crypto.js';
 import { sessionChannelWanted, setupProblem, storeFailure } from './diagnostics.js';
@@ -252,8 +253,8 @@ class Core implements WxSessionCore {
   }
 
   /**
-   * The per-user cap (DESIGN.md §8): the player's oldest sessions of this app past the cap are
-   * destroyed. A guest is capped by its anonymous_openid.
+   * The per-user cap (SECURITY.md, "Denial of service"): the player's oldest sessions of this app
+   * past the cap are destroyed. A guest is capped by its anonymous_openid.
    */
   async #limitSessions(app: App, record: SessionRecord): Promise<void> {
     const max = this.#shared.maxSessionsPerUser;

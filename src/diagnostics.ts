@@ -1,7 +1,6 @@
-// What operators see (DESIGN.md §8 "Operators see failures"): the logger lines for failures of
-// the app's own setup, for outages and for store failures, and the node:diagnostics_channel
-// channels that metrics and tracing subscribe to without a wrapper. Nothing published or logged
-// here holds a secret.
+// What operators see (docs/operators.md): the logger lines for failures of the app's own setup,
+// for outages and for store failures, and the node:diagnostics_channel channels that metrics and
+// tracing subscribe to without a wrapper. Nothing published or logged here holds a secret.
 import diagnostics from 'node:diagnostics_channel';
 import { ErrorCode, WxSessionError } from './errors.js';
 import type { Logger, PlatformName } from './options.js';

@@ -1,6 +1,6 @@
 // Error codes, their HTTP statuses, and the one error class the package throws.
 
-/** Whether a code, token or appId counts as not given (DESIGN.md §4): undefined, null or ''. */
+/** Whether a code, token or appId counts as not given: undefined, null or ''. */
 export const absent = (value: unknown): value is undefined | null | '' => value === undefined || value === null || value === '';
 
 /** Every error the package reports; keys equal values, so `ErrorCode.X === 'X'`. */
@@ -26,7 +26,7 @@ export const ErrorCode = Object.freeze({
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** HTTP status answered for each code (DESIGN.md §4). */
+/** HTTP status answered for each code (README.md, "Errors"). */
 export const errorStatus: Readonly<Record<ErrorCode, number>> = Object.freeze({
   WX_CODE_MISSING: 400,
   WX_BAD_REQUEST: 400,

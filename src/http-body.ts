@@ -1,4 +1,4 @@
-// Reading a login body (DESIGN.md §4, §8 "Slow bodies"): at most 8 KiB, within `bodyTimeout`, and
+// Reading a login body (SECURITY.md, "Denial of service"): at most 8 KiB, within `bodyTimeout`, and
 // made the JSON object the login expects. For Node requests; src/http-web.ts reads Web streams.
 import type { IncomingMessage } from 'node:http';
 import { WxSessionError } from './errors.js';
@@ -58,7 +58,7 @@ export function readBody(req: IncomingMessage, timeout = DEFAULT_BODY_TIMEOUT): 
   });
 }
 
-/** A login body as read (text, bytes) or parsed (anything) to the object §4 expects. */
+/** A login body as read (text, bytes) or parsed (anything) to the object a login expects. */
 export function loginObject(read: unknown): Record<string, unknown> {
   let body = read;
   if (Buffer.isBuffer(body)) body = body.toString('utf8');

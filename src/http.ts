@@ -1,6 +1,6 @@
-// What every adapter shares: the wire protocol of DESIGN.md §4 as plain values. An adapter maps
-// its request to these inputs and writes the returned Reply back; nothing else. Node requests
-// here; Web `Request`s (Hono) in src/http-web.ts, over the same functions.
+// What every adapter shares: the wire protocol (README.md, "The wire protocol in brief") as plain
+// values. An adapter maps its request to these inputs and writes the returned Reply back; nothing
+// else. Node requests here; Web `Request`s (Hono) in src/http-web.ts, over the same functions.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { WxSession } from './session.js';
 import { absent, ErrorCode, WxSessionError } from './errors.js';
@@ -11,14 +11,14 @@ import { DEFAULT_BODY_TIMEOUT, loginObject, readBody } from './http-body.js';
 export { DEFAULT_BODY_TIMEOUT, LOGIN_BODY_LIMIT, loginObject, readBody } from './http-body.js';
 
 /**
- * The longest `X-WX-Session`, `Authorization` or `X-WX-Code` header looked at (DESIGN.md §8
- * "Bounded cost"): a longer one is refused before it is trimmed, split or matched.
+ * The longest `X-WX-Session`, `Authorization` or `X-WX-Code` header looked at (SECURITY.md,
+ * "Denial of service"): a longer one is refused before it is trimmed, split or matched.
  */
 export const MAX_HEADER_LENGTH = 4096;
 export const TOKEN_HEADER = 'x-wx-session';
 export const REISSUED_TOKEN_HEADER = 'X-WX-Session-Token';
 export const CODE_HEADER = 'x-wx-code';
-/** The app a login names, on a server of several apps (DESIGN.md §10); or body field `appId`. */
+/** The app a login names, on a server of several apps (docs/several-games.md); or body `appId`. */
 export const APP_ID_HEADER = 'x-wx-appid';
 /** Douyin's anonymous code of a guest login; or body field `anonymousCode`. */
 export const ANONYMOUS_CODE_HEADER = 'x-wx-anonymous-code';
@@ -79,8 +79,8 @@ const isOws = (char: number) => char === 0x20 || char === 0x09;
 /**
  * `text[from..]` without HTTP's optional whitespace around it: SP and HTAB only (RFC 9110 §5.5),
  * not String#trim, which also strips a no-break space (byte 0xA0), a character outside the token
- * alphabet (§7). One pass over the text: a regex like /[ \t]+$/ rescans every run of spaces
- * from each of its starts, quadratic in a header of spaces.
+ * alphabet (SECURITY.md, "A forged token"). One pass over the text: a regex like /[ \t]+$/
+ * rescans every run of spaces from each of its starts, quadratic in a header of spaces.
  */
 function trimOws(text: string, from = 0): string {
   let start = from;
@@ -90,7 +90,7 @@ function trimOws(text: string, from = 0): string {
   return text.slice(start, end);
 }
 
-/** A header too long to look at: answered as a malformed token (DESIGN.md §8 "Bounded cost"). */
+/** A header too long to look at: answered as a malformed token (SECURITY.md, "Denial of service"). */
 const OVERSIZED = '\u0000oversized';
 
 /**
@@ -154,8 +154,8 @@ export function errorReply(error: WxSessionError | ErrorCode, token?: string): R
 const failedRefreshes = new WeakMap<object, number>();
 
 /**
- * Keeps WeChat's errcode of a failed key refresh with the request (DESIGN.md §8 "Honest
- * answers"), so `required` answers it as login would. `req` is any object that lives as long as
+ * Keeps WeChat's errcode of a failed key refresh with the request (docs/session-key.md, "The
+ * rules"), so `required` answers it as login would. `req` is any object that lives as long as
  * the request (Node's IncomingMessage, a Web Request).
  */
 export function rememberFailure(req: object, result: AuthResult): void {
@@ -190,10 +190,11 @@ export function saveFailureReply(error: unknown): Reply {
 }
 
 /**
- * Holds back `res.end` until changed `session.data` is saved (DESIGN.md §3: saved before the
- * answer is sent); a failed save answers 503 instead, if nothing was sent yet. For every adapter
- * on a Node response: armed only when a route first touches `data` (WxSession.onDataUse), so a
- * request that never does costs nothing, and the middleware need not wait for the route.
+ * Holds back `res.end` until changed `session.data` is saved (docs/api.md, "Adapters": saved
+ * before the answer is sent); a failed save answers 503 instead, if nothing was sent yet. For
+ * every adapter on a Node response: armed only when a route first touches `data`
+ * (WxSession.onDataUse), so a request that never does costs nothing, and the middleware need not
+ * wait for the route.
  */
 export function saveBeforeEnd(session: WxSession, res: ServerResponse): void {
   const end = res.end as (...args: unknown[]) => ServerResponse;

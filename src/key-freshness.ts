@@ -1,8 +1,7 @@
-// Keeping a session's session_key fresh (DESIGN.md §3 checkSessionKey, §7 87009 policy, §8 one
-// refresh per session): a key due a check waits for one checksession call per session and key,
-// however many requests share it; an 87009 applies `keyExpired` ('refresh' redeems the request's
-// X-WX-Code in place, 'reject' destroys the session); an outage of checksession fails open and
-// pauses the checks for a while.
+// Keeping a session's session_key fresh (docs/session-key.md, "The rules"): a key due a check
+// waits for one checksession call per session and key, however many requests share it; an 87009
+// applies `keyExpired` ('refresh' redeems the request's X-WX-Code in place, 'reject' destroys the
+// session); an outage of checksession fails open and pauses the checks for a while.
 import { safeEqual } from './crypto.js';
 import { reportUpstream, storeFailure, type SessionEvent } from './diagnostics.js';
 import { absent, ErrorCode, WxSessionError } from './errors.js';

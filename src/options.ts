@@ -15,7 +15,7 @@ export interface CheckSessionKeyOptions {
   interval: number;
 }
 
-/** The platforms a core serves (DESIGN.md §10). */
+/** The platforms a core serves (docs/platforms.md). */
 export type PlatformName = 'wechat' | 'douyin' | 'qq';
 
 /** One app of the `apps` option. */
@@ -77,7 +77,7 @@ export interface WxSessionCommonOptions {
   now?: () => number;
 }
 
-/** One app (the form of DESIGN.md §3): `appId` and `appSecret` at the top level. */
+/** One app (docs/api.md, "Options"): `appId` and `appSecret` at the top level. */
 export interface WxSessionOptions extends WxSessionCommonOptions {
   /** The mini game's AppID. */
   appId: string;
@@ -99,9 +99,10 @@ export interface WxSessionOptions extends WxSessionCommonOptions {
 }
 
 /**
- * Several apps, each on its platform (DESIGN.md §10), instead of a top-level `appId`/`appSecret`:
- * a login names its app (body `appId` or header `X-WX-AppId`), and a token is valid only for the
- * sessions of its app. The fields of one app (`platform`, `apiBase`, `payment`) go in each app.
+ * Several apps, each on its platform (docs/several-games.md), instead of a top-level `appId` and
+ * `appSecret`: a login names its app (body `appId` or header `X-WX-AppId`), and a token is valid
+ * only for the sessions of its app. The fields of one app (`platform`, `apiBase`, `payment`) go in
+ * each app.
  */
 export interface WxSessionAppsOptions extends WxSessionCommonOptions {
   apps: readonly AppOptions[];

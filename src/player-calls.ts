@@ -1,8 +1,9 @@
-// The core's side of DESIGN.md §9, the session_key's further APIs: the key reset (the new key
-// sealed into the store), the phone number, the risk rank, the encrypted-data check and the
-// mini-game payments. The WeChat calls are wechat/player-apis.ts and wechat/payments.ts; here
-// are what they do to sessions (a 87009/90010 marks the key stale, as the signed APIs do, so the
-// next request with X-WX-Code repairs it) and the logging of §8. All but the key reset (WeChat
+// The core's side of the session_key's further APIs (docs/session-key.md, "Key reset, phone
+// number, risk rank, encrypted data"; docs/payments.md): the key reset (the new key sealed into
+// the store), the phone number, the risk rank, the encrypted-data check and the mini-game
+// payments. The WeChat calls are wechat/player-apis.ts and wechat/payments.ts; here are what they
+// do to sessions (a 87009/90010 marks the key stale, as the signed APIs do, so the next request
+// with X-WX-Code repairs it) and their logging (docs/operators.md). All but the key reset (WeChat
 // and Douyin) are WeChat's: on another platform, or for a Douyin guest, they reject WX_BAD_REQUEST.
 import { reportUpstream, storeFailure } from './diagnostics.js';
 import { ErrorCode, WxSessionError } from './errors.js';
@@ -60,8 +61,8 @@ export class PlayerCalls {
   }
 
   /**
-   * Runs a WeChat call for `session` (or for no session): a failure is logged as §8 says, and a
-   * stale-key answer marks the key that signed the call stale.
+   * Runs a WeChat call for `session` (or for no session): a failure is logged
+   * (docs/operators.md), and a stale-key answer marks the key that signed the call stale.
    */
   async #guard<T>(operation: string, call: () => Promise<T>, session?: WxSession): Promise<T> {
     const sealed = session?.record.sessionKey;

@@ -1,7 +1,8 @@
 // Writes to sessions that already exist, as the core and key freshness make them. Each is a
 // read-modify-write of the stored record, so concurrent changes to other fields are kept, written
 // with the store's `update`, which never brings back a session destroyed meanwhile (logout is
-// final, DESIGN.md §8); a session_key sealed under an older secret is sealed again on the way.
+// final: SECURITY.md, "A stolen token"); a session_key sealed under an older secret is sealed
+// again on the way.
 import { storeFailure } from './diagnostics.js';
 import type { PlatformName, ResolvedOptions } from './options.js';
 import { sessionKeyContext, type Sealer } from './seal.js';

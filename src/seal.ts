@@ -1,4 +1,4 @@
-// Secrets at rest (DESIGN.md §8 "Nothing usable at rest"): what the core hands a store in place of
+// Secrets at rest (SECURITY.md, "Store compromise"): what the core hands a store in place of
 // a session_key or an access token. AES-256-GCM under a key derived from each signing secret
 // with HKDF-SHA256; the sealed form names its version and which secret's key sealed it:
 //

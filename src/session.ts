@@ -30,7 +30,7 @@ export interface SessionHost {
   save(session: WxSession, data: string): Promise<void>;
   checkKey(session: WxSession): Promise<boolean>;
   signedPost(session: WxSession, call: SignedCall, payload: unknown): Promise<void>;
-  /** The session_key the record holds sealed (DESIGN.md §8 "Nothing usable at rest"). */
+  /** The session_key the record holds sealed (SECURITY.md, "Store compromise"). */
   openKey(session: WxSession): string;
   /** The key reset, phone number, risk rank and payments (player-calls.ts). */
   readonly player: PlayerCalls;

@@ -12,7 +12,7 @@ export function newSessionId(): string {
   return withRandomBytes(ID_BYTES, (bytes) => bytes.toString('base64url'));
 }
 
-/** Shape only: length, alphabet and the '.' before the signature (DESIGN.md §7). */
+/** Shape only: length, alphabet and the '.' before the signature (SECURITY.md, "A forged token"). */
 export function isWellFormedToken(token: string): boolean {
   return token.length <= MAX_TOKEN_LENGTH && token.includes('.') && TOKEN_CHARS.test(token);
 }

@@ -1,5 +1,5 @@
-// Access tokens and the app's own setup (DESIGN.md §6): a configuration errcode from stable_token
-// or from an API itself is WX_CONFIG_ERROR naming the errcode, never the secret.
+// Access tokens and the app's own setup (docs/access-tokens.md): a configuration errcode from
+// stable_token or from an API itself is WX_CONFIG_ERROR naming the errcode, never the secret.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { createWxSession } from '../src/index.js';
@@ -41,7 +41,8 @@ describe('access tokens: configuration errors', () => {
     const good = coreFor(mock);
     const { token: goodToken } = await good.core.login(mock.issueCode('oConfig2'));
     const bad = createWxSession(coreOptions(mock, { appId: wrongAppId, store: good.store }));
-    // Sessions belong to one app (DESIGN.md §8): the right app's token is nothing to this core.
+    // Sessions belong to one app (SECURITY.md, "Another game's token"): the right app's token is
+    // nothing to this core.
     expect((await bad.authenticate(goodToken)).code).to.equal('WX_SESSION_INVALID');
     // A session of the misconfigured core itself. The mock refuses its appId at code2Session too
     // (40013), so this one login is answered as WeChat would answer the app; the stable_token call

@@ -1,8 +1,8 @@
-// Access tokens (DESIGN.md §6, issue part 1): stable_token by default, cached in process until
-// expires_in - 300 s, one upstream fetch however many callers wait; a refused token (40001, 40014,
-// 42001) is dropped, fetched again and the call retried once; force_refresh only when WeChat hands
-// back the very token it refused, at most once per 30 s. Sharing between instances, configuration
-// errcodes and the accessToken option have their own files (access-token-*.test.ts).
+// Access tokens (docs/access-tokens.md; issue part 1): stable_token by default, cached in process
+// until expires_in - 300 s, one upstream fetch however many callers wait; a refused token (40001,
+// 40014, 42001) is dropped, fetched again and the call retried once; force_refresh only when WeChat
+// hands back the very token it refused, at most once per 30 s. Sharing between instances,
+// configuration errcodes and the accessToken option have their own files (access-token-*.test.ts).
 // The core runs against the mock WeChat over real HTTP; session.checkKey() and
 // session.setUserStorage() are what make it use a token.
 import { expect } from 'chai';

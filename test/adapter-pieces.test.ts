@@ -1,8 +1,8 @@
 // The Fastify plugin's and the Hono middleware's pieces beyond what the shared suites drive
-// through harness/apps.ts (DESIGN.md §11): registering with the core's own options, the plugin's
-// fastify-plugin metadata, `wx.login` mounted on a route of one's own, `wx.errors` answering
-// WxSessionErrors and Fastify's body errors by the table and passing other errors on, a re-issued
-// token on a Response whose headers are immutable, and a half-made core refused at once.
+// through harness/apps.ts (docs/api.md, "Adapters"): registering with the core's own options, the
+// plugin's fastify-plugin metadata, `wx.login` mounted on a route of one's own, `wx.errors`
+// answering WxSessionErrors and Fastify's body errors by the table and passing other errors on, a
+// re-issued token on a Response whose headers are immutable, and a half-made core refused at once.
 import { expect } from 'chai';
 import fastify5, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';

@@ -1,7 +1,7 @@
-// Every row of DESIGN.md's error table gets the same answer through every adapter (§11, issue 14
-// "Bad input"): the same request sent to each test app of harness/apps.ts, and the answers compared
-// byte for byte in status, body, Content-Type, WWW-Authenticate, Retry-After, Cache-Control and
-// (where the table closes the connection) Connection.
+// Every row of the error table (README.md, "Errors") gets the same answer through every adapter
+// (issue 14 "Bad input"): the same request sent to each test app of harness/apps.ts, and the
+// answers compared byte for byte in status, body, Content-Type, WWW-Authenticate, Retry-After,
+// Cache-Control and (where the table closes the connection) Connection.
 import { connect } from 'node:net';
 import { expect } from 'chai';
 import { adapters, OLD_SECRET, startApp, type TestApp } from '../harness/apps.js';

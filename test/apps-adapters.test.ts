@@ -1,5 +1,5 @@
-// One server, three games, through every adapter (DESIGN.md §10): a core serving a WeChat, a
-// Douyin and a QQ app behind Express, Koa, Fastify, Hono and NestJS. The login picks its app by
+// One server, three games, through every adapter (docs/several-games.md): a core serving a WeChat,
+// a Douyin and a QQ app behind Express, Koa, Fastify, Hono and NestJS. The login picks its app by
 // body `appId` or `X-WX-AppId`; the token then opens its own app's session and no other; a login
 // naming no app, an unknown app, two apps, or a Douyin guest code on a WeChat app is a 400 that
 // asks no platform and stores nothing.

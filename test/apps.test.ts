@@ -1,8 +1,8 @@
-// Several apps on one core (DESIGN.md §10): the `apps` option and its validation, a login naming
-// its app (core, body `appId`, header `X-WX-AppId`), WX_APP_UNKNOWN, a body and a header that
-// disagree, one core serving a WeChat, a Douyin and a QQ app against three mocks, a token valid
-// only for its app, access tokens, the per-user cap and the logs kept per app. The same over HTTP
-// through every adapter: apps-adapters.test.ts.
+// Several apps on one core (docs/several-games.md): the `apps` option and its validation, a login
+// naming its app (core, body `appId`, header `X-WX-AppId`), WX_APP_UNKNOWN, a body and a header
+// that disagree, one core serving a WeChat, a Douyin and a QQ app against three mocks, a token
+// valid only for its app, access tokens, the per-user cap and the logs kept per app. The same over
+// HTTP through every adapter: apps-adapters.test.ts.
 import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import { SECRET } from '../harness/apps.js';

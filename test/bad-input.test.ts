@@ -1,4 +1,4 @@
-// Everything a client can send wrong gets the exact error of DESIGN.md §4's table, never a 500:
+// Everything a client can send wrong gets its exact error (README.md, "Errors"), never a 500:
 // missing or mistyped codes, over-long codes, unparsable or oversized bodies, tokens in the query
 // string, and half of an encryptedData pair (which must not create a session).
 import { request } from 'node:http';

@@ -1,7 +1,7 @@
-// checksession outages fail open (DESIGN.md §7), through every adapter: a timeout, an HTTP error,
-// -1, an unreadable answer or an access-token failure lets the request go on with the session as
-// it is, logs a warning (an error for the app's own setup) without a secret, and pauses the
-// checks for a while (checkOutagePause) on the core's clock.
+// checksession outages fail open (docs/session-key.md, "The rules"), through every adapter: a
+// timeout, an HTTP error, -1, an unreadable answer or an access-token failure lets the request go
+// on with the session as it is, logs a warning (an error for the app's own setup) without a secret,
+// and pauses the checks for a while (checkOutagePause) on the core's clock.
 import { expect } from 'chai';
 import type { MockWeChat } from '../src/testing/index.js';
 import { adapters, SECRET } from '../harness/apps.js';
@@ -22,7 +22,7 @@ for (const name of adapters) describe(`checksession outages fail open (${name})`
   });
 
   // An outage is a warning; a token WeChat refuses again right after a refresh is the app's own
-  // setup (another server replacing tokens), an error (DESIGN.md §8 "Operators see failures").
+  // setup (another server replacing tokens), an error (docs/operators.md).
   const outages: Array<[string, Parameters<MockWeChat['fault']>[1], number, 'warn' | 'error']> = [
     ['HTTP 500', { status: 500 }, 1, 'warn'],
     ['HTTP 503 with a JSON body', { status: 503, body: '{"errcode":-1,"errmsg":"system error"}' }, 1, 'warn'],

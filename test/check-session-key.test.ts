@@ -1,7 +1,7 @@
-// checkSessionKey policy (DESIGN.md §3, §4, §7; issue part 2), through every adapter over real
-// HTTP against the mock WeChat: when a session's key was last confirmed more than `interval`
-// seconds ago the request waits for GET /wxa/checksession, one check at a time per session,
-// signed with the session_key. What 87009 does is key-expired.test.ts; outages,
+// checkSessionKey policy (docs/session-key.md, "The rules"; issue part 2), through every adapter
+// over real HTTP against the mock WeChat: when a session's key was last confirmed more than
+// `interval` seconds ago the request waits for GET /wxa/checksession, one check at a time per
+// session, signed with the session_key. What 87009 does is key-expired.test.ts; outages,
 // check-session-key-outages.test.ts.
 import { expect } from 'chai';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';

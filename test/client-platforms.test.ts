@@ -1,8 +1,9 @@
-// wx-session/client on Douyin (`tt`) and QQ (`qq`) as on WeChat (DESIGN.md §10): the platform
-// object goes in the `wx` option, `appId` becomes header X-WX-AppId on the login (and only then),
-// a Douyin guest logs in with `anonymousCode`, Douyin's `force` is passed through as given, and
-// login failures are reported as for `wx.login`. Real HTTP: the fakes of harness/fake-wx.ts in
-// front of a tiny node:http server on loopback that records what the client sends.
+// wx-session/client on Douyin (`tt`) and QQ (`qq`) as on WeChat (docs/client.md, "Douyin and QQ"):
+// the platform object goes in the `wx` option, `appId` becomes header X-WX-AppId on the login (and
+// only then), a Douyin guest logs in with `anonymousCode`, Douyin's `force` is passed through as
+// given, and login failures are reported as for `wx.login`. Real HTTP: the fakes of
+// harness/fake-wx.ts in front of a tiny node:http server on loopback that records what the client
+// sends.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { expect } from 'chai';
 import { createSessionClient, SessionClientError, type WxApi } from 'wx-session/client';

@@ -1,8 +1,8 @@
-// wx-session/client, DESIGN.md §8 "One refresh per session": requests of one token that meet
-// WX_SESSION_KEY_EXPIRED together share one wx.login(). The first one's retry carries the fresh
-// code (X-WX-Code) and repairs the session in place; the others wait for that retry to settle and
-// retry once without a code. Real HTTP: the fake `wx` in front of the Express example server in
-// front of the mock WeChat (test/support/client.ts).
+// wx-session/client, one refresh per session (docs/session-key.md, "The rules"): requests of one
+// token that meet WX_SESSION_KEY_EXPIRED together share one wx.login(). The first one's retry
+// carries the fresh code (X-WX-Code) and repairs the session in place; the others wait for that
+// retry to settle and retry once without a code. Real HTTP: the fake `wx` in front of the Express
+// example server in front of the mock WeChat (test/support/client.ts).
 import { expect } from 'chai';
 import { createSessionClient, SessionClientError, type SessionClient, type SessionResponse, type WxRequestOptions, type WxRequestSuccess } from 'wx-session/client';
 import { fakeWx, startGameServer, type FakeWx, type GameServer } from './support/client.js';
@@ -20,7 +20,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-describe('wx-session/client: one key refresh for concurrent requests (DESIGN.md §8)', () => {
+describe('wx-session/client: one key refresh for concurrent requests', () => {
   let app: GameServer;
   let wx: FakeWx;
   let client: SessionClient;

@@ -1,6 +1,6 @@
-// The framework-agnostic core on its own (DESIGN.md §3, §7): options validated at construction,
-// what counts as a core, authenticate() that never throws and looks at the store once per
-// request, login/logout, the error class and codes. A failing store: store-failures.test.ts.
+// The framework-agnostic core on its own (docs/api.md, "The core"): options validated at
+// construction, what counts as a core, authenticate() that never throws and looks at the store once
+// per request, login/logout, the error class and codes. A failing store: store-failures.test.ts.
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { adapters, coreOptions, SECRET, startApp } from '../harness/apps.js';
@@ -38,9 +38,10 @@ const TABLE: Record<string, number> = {
   WX_UPSTREAM_TIMEOUT: 504,
   WX_CONFIG_ERROR: 500,
   WX_STORE_UNAVAILABLE: 503,
-  // DESIGN.md §8 "Slow bodies": a login body that did not arrive within bodyTimeout.
+  // SECURITY.md, "Denial of service" (slow bodies): a login body that did not arrive within
+  // bodyTimeout.
   WX_REQUEST_TIMEOUT: 408,
-  // DESIGN.md §10: a login naming an app this server does not serve.
+  // docs/several-games.md: a login naming an app this server does not serve.
   WX_APP_UNKNOWN: 400,
 };
 
@@ -244,7 +245,7 @@ describe('core', () => {
       expect(error.status).to.equal(401);
       expect(error.message).to.equal('used up');
       expect(error.errcode).to.equal(40163);
-      // The cause is a scrubbed copy (DESIGN.md §8 "No secret in any error or cause chain"):
+      // The cause is a scrubbed copy (SECURITY.md, "Secrets in logs, answers and errors"):
       // the original's class name, message and code, and nothing else of it.
       const kept = error.cause as Error & { code?: unknown };
       expect(kept).to.be.an.instanceOf(Error);
@@ -266,7 +267,7 @@ describe('core', () => {
       expect(plain.errcode).to.equal(undefined);
     });
 
-    it('every code maps to the status of the DESIGN table', () => {
+    it('every code maps to the status of the README error table', () => {
       for (const [code, status] of Object.entries(TABLE)) {
         expect(new WxSessionError(code as ErrorCode).status, code).to.equal(status);
       }

@@ -1,6 +1,7 @@
 // The session_key helpers against the official vectors in test/fixtures/wechat-vectors.json
-// (DESIGN.md §6, §7): signPayload, decryptData, verifyRawData, and the same helpers bound to a
-// session whose key came from (mock) WeChat. A missing vectors file fails this file.
+// (docs/session-key.md, "The `session_key` helpers"): signPayload, decryptData, verifyRawData, and
+// the same helpers bound to a session whose key came from (mock) WeChat. A missing vectors file
+// fails this file.
 import { readFileSync } from 'node:fs';
 import { createCipheriv, createHmac } from 'node:crypto';
 import { expect } from 'chai';

@@ -1,5 +1,5 @@
 // Fault matrix, WeChat (test/support/wechat-faults.ts), for the mini-game virtual payment
-// (DESIGN.md §9) through the player routes: getbalance, pay, cancelpay and present. Under every
+// (docs/payments.md) through the player routes: getbalance, pay, cancelpay and present. Under every
 // fault: 504 WX_UPSTREAM_TIMEOUT when late or never, 502 WX_UPSTREAM_ERROR otherwise (with
 // WeChat's errcode when it gave one), no session marked stale, the stored records unchanged, and
 // the same call (same billNo) then goes through, never moving coins twice. Pay also: -1 is

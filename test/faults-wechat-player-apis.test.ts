@@ -1,5 +1,5 @@
 // Fault matrix, WeChat (test/support/wechat-faults.ts), for the session_key's further APIs
-// (DESIGN.md §9) through the player routes: resetusersessionkey (session.resetKey),
+// (docs/session-key.md) through the player routes: resetusersessionkey (session.resetKey),
 // getuserphonenumber (session.phoneNumber), getuserriskrank (session.riskRank) and
 // checkencryptedmsg (core.checkEncryptedData). Under every fault: 504 WX_UPSTREAM_TIMEOUT when
 // late or never, 502 WX_UPSTREAM_ERROR otherwise (with WeChat's errcode when it gave one), the

@@ -1,6 +1,6 @@
-// WeChat's 87009 (a stale session_key) found by a check, through every adapter (DESIGN.md §4,
-// §7): keyExpired 'refresh' keeps the session and redeems an X-WX-Code of the same openid in
-// place, same token; 'reject' destroys the session.
+// WeChat's 87009 (a stale session_key) found by a check, through every adapter
+// (docs/session-key.md, "The rules"): keyExpired 'refresh' keeps the session and redeems an
+// X-WX-Code of the same openid in place, same token; 'reject' destroys the session.
 import { expect } from 'chai';
 import { adapters } from '../harness/apps.js';
 import { expectStoredKey, hmacHex } from './support/keys.js';

@@ -1,7 +1,7 @@
-// Login with user data (DESIGN.md §4, §6, §7; issue part 4), through every adapter over real
-// HTTP: a login body with encryptedData + iv is decrypted with the session_key the login just
-// obtained; the result is answered as `userInfo` and kept as `session.userInfo`. A bad iv, bad
-// base64, bad padding, non-JSON, an appid mismatch or a half-present pair answers 400
+// Login with user data (docs/session-key.md, "Login with user data"; issue part 4), through every
+// adapter over real HTTP: a login body with encryptedData + iv is decrypted with the session_key
+// the login just obtained; the result is answered as `userInfo` and kept as `session.userInfo`. A
+// bad iv, bad base64, bad padding, non-JSON, an appid mismatch or a half-present pair answers 400
 // WX_BAD_REQUEST and creates no session.
 import { expect } from 'chai';
 import type { Response } from 'supertest';

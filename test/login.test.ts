@@ -1,6 +1,6 @@
-// Login over the wire (DESIGN.md §4): the code in a JSON body or in X-WX-Code, with or without a
-// body parser in front; the answer's exact shape; never a session_key; a new session per login;
-// configurable and disabled routes.
+// Login over the wire (README.md, "The wire protocol in brief"): the code in a JSON body or in
+// X-WX-Code, with or without a body parser in front; the answer's exact shape; never a
+// session_key; a new session per login; configurable and disabled routes.
 import { expect } from 'chai';
 import type { Response } from 'supertest';
 import { adapters, startApp, type TestApp } from '../harness/apps.js';

@@ -1,4 +1,4 @@
-// Tokens that are missing, malformed, tampered with, foreign or unknown (DESIGN.md §4, §7):
+// Tokens that are missing, malformed, tampered with, foreign or unknown (README.md, "Errors"):
 // each gets its exact code and WWW-Authenticate error, never a 500, never a session; on an
 // optional route (app.use(wx) only) the request goes on and the reason is kept.
 import { randomBytes } from 'node:crypto';

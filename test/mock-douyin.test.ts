@@ -1,5 +1,5 @@
 // The mock (wx-session/testing) started with platform 'douyin', against real fetch calls: it fakes
-// Douyin's mini-game server API (PLATFORMS.md §2) in Douyin's own dialects — the flat
+// Douyin's mini-game server API (docs/platforms.md) in Douyin's own dialects — the flat
 // {error, errcode, errmsg, message} of jscode2session and user storage, the {err_no, err_tips |
 // err_msg, log_id} of the token and check_session_key calls — with anonymous codes, a stale key
 // (28001039) after rotateSessionKey, signatures over the exact body bytes (Douyin's official

@@ -1,5 +1,5 @@
 // The mock (wx-session/testing) started with platform 'qq', against real fetch calls: it fakes QQ's
-// mini-game server API (PLATFORMS.md §3) in WeChat's {errcode, errmsg} dialect — jscode2session,
+// mini-game server API (docs/platforms.md) in WeChat's {errcode, errmsg} dialect — jscode2session,
 // getToken (a new token kills the previous one), the signed user storage under
 // /api/openDataContext/ with WeChat's signature (official vector) — with faults on every path, and
 // a 404 for what QQ does not serve (checkSessionKey, WeChat's other APIs). Three mocks, one per

@@ -1,6 +1,6 @@
 // Several instances, one Redis (test/support/instances.ts): checks of many sessions on two
 // instances at once make one stable_token call in total; the token is shared through Redis,
-// sealed (DESIGN.md §8, nothing usable at rest).
+// sealed (SECURITY.md, "Store compromise").
 import { expect } from 'chai';
 import { accessTokenContext, Sealer } from '../src/seal.js';
 import { SECRET } from '../harness/apps.js';
@@ -29,7 +29,7 @@ multiInstance(
       expect(mock.callsTo(CHECK).every((c) => c.errcode === 0)).to.equal(true);
       // ...and the two instances fetched the token once between them.
       expect(mock.callsTo(STABLE).length).to.equal(1);
-      // Kept sealed (DESIGN.md §8, nothing usable at rest): the instances' signing secret opens it.
+      // Kept sealed (SECURITY.md, "Store compromise"): the instances' signing secret opens it.
       const stored = await fleet.admin.get(`${more.PREFIX}token:${mock.appId}`);
       expect(new Sealer([SECRET]).open(stored, accessTokenContext(mock.appId))).to.equal(mock.currentAccessToken());
 

@@ -1,8 +1,8 @@
-// What the person running the server sees (DESIGN.md §8 "Operators see failures", "Honest
-// answers"; issue 11): core.verify() at start-up names the wrong credential; setup failures are
-// logger.error and outages logger.warn, each with the endpoint, errcode and rid and no secret;
-// every node:diagnostics_channel channel carries what it promises; answers keep WeChat's errcode
-// and say how to recover; wx.errors answers a WxSessionError from route code.
+// What the person running the server sees (docs/operators.md; issue 11): core.verify() at start-up
+// names the wrong credential; setup failures are logger.error and outages logger.warn, each with
+// the endpoint, errcode and rid and no secret; every node:diagnostics_channel channel carries what
+// it promises; answers keep WeChat's errcode and say how to recover; wx.errors answers a
+// WxSessionError from route code.
 import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import express from 'express';

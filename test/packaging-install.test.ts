@@ -7,7 +7,7 @@ import { join, sep } from 'node:path';
 import { expect } from 'chai';
 import { packed, rootPackage, runInConsumer, subpaths, type Packed } from './support/packaging.js';
 
-/** What each subpath must export at runtime (DESIGN.md §2). Subpaths not listed must still load. */
+/** What each subpath must export at runtime (docs/api.md). Subpaths not listed must still load. */
 const EXPECTED_EXPORTS: Record<string, Record<string, 'function' | 'object'>> = {
   'wx-session': {
     createWxSession: 'function',

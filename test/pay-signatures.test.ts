@@ -1,6 +1,6 @@
-// The virtual-payment signatures (DESIGN.md §9) against WeChat's official vectors
-// (test/fixtures/wechat-vectors.json, `paySignatures`, each naming its source): `pay_sig` through
-// signPayment, and the payment's `signature` through signPayload, over the exact body text.
+// The virtual-payment signatures (docs/payments.md, "Signing by hand") against WeChat's official
+// vectors (test/fixtures/wechat-vectors.json, `paySignatures`, each naming its source): `pay_sig`
+// through signPayment, and the payment's `signature` through signPayload, over the exact body text.
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { expect } from 'chai';

@@ -1,8 +1,8 @@
-// Mini-game virtual payment 2.0 through the core against the mock WeChat (DESIGN.md §9): balances
-// move; both signatures over the exact bytes sent, ts from the core's clock; billNo idempotent
-// (90012 keeps its errcode, no double debit); -1 retried with the same bytes; 90010 marks the key
-// stale and a later authenticate with a code repairs it; the sandbox signs with its own AppKey;
-// bad input refused before any call; no secret in any error or log line.
+// Mini-game virtual payment 2.0 through the core against the mock WeChat (docs/payments.md):
+// balances move; both signatures over the exact bytes sent, ts from the core's clock; billNo
+// idempotent (90012 keeps its errcode, no double debit); -1 retried with the same bytes; 90010
+// marks the key stale and a later authenticate with a code repairs it; the sandbox signs with its
+// own AppKey; bad input refused before any call; no secret in any error or log line.
 import { expect } from 'chai';
 import { createWxSession, type WxSession } from '../src/index.js';
 import { startMockWeChat, type MockCall, type MockWeChat } from '../src/testing/index.js';
@@ -24,7 +24,7 @@ function expectSigned(call: MockCall | undefined, uri: string, sessionKey: strin
   return JSON.parse(body) as Record<string, unknown>;
 }
 
-describe('mini-game virtual payment through the core (DESIGN.md §9)', () => {
+describe('mini-game virtual payment through the core', () => {
   let mock: MockWeChat;
   let player: PlayerCore;
   startFor('block', async () => (mock = await startMockWeChat()));

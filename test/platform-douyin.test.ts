@@ -1,4 +1,4 @@
-// A Douyin app (DESIGN.md §10, PLATFORMS.md §2) against the mock started with platform 'douyin':
+// A Douyin app (docs/platforms.md) against the mock started with platform 'douyin':
 // code2Session and its errors in both dialects mapped to the one table, truncated or unexpected
 // answers (502, never a 500), the guest login by anonymous code, check_session_key (a stale key,
 // an outage failing open, a refused access token), signed user storage, and what Douyin lacks.

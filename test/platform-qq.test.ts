@@ -1,4 +1,4 @@
-// A QQ app (DESIGN.md §10, PLATFORMS.md §3) against the mock started with platform 'qq':
+// A QQ app (docs/platforms.md) against the mock started with platform 'qq':
 // code2Session in WeChat's errcode table, the access token of `GET /api/getToken` (its 40001 a
 // wrong AppSecret, elsewhere a refused token), no server-side key check (checks off), signed user
 // storage under /api/openDataContext/ with a stale key repaired by X-WX-Code, and what QQ lacks.

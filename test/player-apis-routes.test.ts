@@ -1,6 +1,7 @@
-// The session_key's APIs and the mini-game virtual payment (DESIGN.md §9) through a route on every
-// adapter of harness/apps.ts (Express 5 and 4, Koa 3 and 2), in front of the mock WeChat: what each
-// route answers, what WeChat was sent, and the error table (§4) for what WeChat refuses: bad input
+// The session_key's APIs and the mini-game virtual payment (docs/session-key.md, docs/payments.md)
+// through a route on every adapter of harness/apps.ts (Express 5 and 4, Koa 3 and 2), in front of
+// the mock WeChat: what each route answers, what WeChat was sent, and the error table (README.md,
+// "Errors") for what WeChat refuses: bad input
 // 400 WX_BAD_REQUEST before any call, 90010 401 WX_SESSION_KEY_EXPIRED (repaired by X-WX-Code),
 // 90012 502 WX_UPSTREAM_ERROR keeping its errcode, -1 retried with the same bill_no.
 import { expect } from 'chai';

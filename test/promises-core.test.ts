@@ -1,6 +1,7 @@
-// DESIGN.md §8, the promises that must hold under attack (issue 10), on the core itself: no secret
-// in an error's cause chain, nothing usable at rest, sessions of one app, the per-user cap, and
-// the pause of key checks after a checksession outage. Each block names the finding it covers.
+// The promises that must hold under attack (SECURITY.md, "Threat model"; issue 10), on the core
+// itself: no secret in an error's cause chain, nothing usable at rest, sessions of one app, the
+// per-user cap, and the pause of key checks after a checksession outage. Each block names the
+// finding it covers.
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { createWxSession, MemoryStore, WxSessionError, type SessionRecord, type SessionStore } from '../src/index.js';

@@ -1,7 +1,7 @@
-// DESIGN.md §8, the promises that must hold under attack (issue 10), through every adapter on the
-// in-process store. Each block names the finding it covers; each test fails without its fix.
-// The core's own side is promises-core.test.ts; the Redis and Redis Cluster sides of the same
-// promises are in the store and cluster suites.
+// The promises that must hold under attack (SECURITY.md, "Threat model"; issue 10), through every
+// adapter on the in-process store. Each block names the finding it covers; each test fails without
+// its fix. The core's own side is promises-core.test.ts; the Redis and Redis Cluster sides of the
+// same promises are in the store and cluster suites.
 import { connect } from 'node:net';
 import { expect } from 'chai';
 import { MemoryStore, type SessionRecord } from '../src/index.js';

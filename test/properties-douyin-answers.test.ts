@@ -1,4 +1,4 @@
-// Whatever Douyin answers a login, the game gets an error of the table (DESIGN.md §5, §10), never
+// Whatever Douyin answers a login, the game gets an error of the table (docs/platforms.md), never
 // an internal error: a code2Session answer of any shape, in the flat dialect
 // `{error, errcode, errmsg}`, in `{err_no, err_tips, data}`, a mix of both, any JSON value or a
 // truncated body, is either a complete success or a WxSessionError of a login code, with at most

@@ -1,8 +1,8 @@
-// Properties (DESIGN.md §3, §7), through every adapter: a token is accepted exactly until its
-// logout or expiry, and only for its own session. A model-based test runs random sequences of
-// logins, uses (three routes, three ways to send the token), logouts, expiries and near-expiries
-// over several sessions against a model; another lets a real 1-second TTL run out. How many cases
-// and which adapters: test/support/properties-run.ts.
+// Properties (SECURITY.md, "A stolen token"), through every adapter: a token is accepted exactly
+// until its logout or expiry, and only for its own session. A model-based test runs random
+// sequences of logins, uses (three routes, three ways to send the token), logouts, expiries and
+// near-expiries over several sessions against a model; another lets a real 1-second TTL run out.
+// How many cases and which adapters: test/support/properties-run.ts.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ErrorCode, MemoryStore } from '../src/index.js';

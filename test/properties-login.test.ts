@@ -1,4 +1,4 @@
-// Property (DESIGN.md §4 login, §7 "Login body"), through every adapter, with and without the
+// Property (README.md, "The wire protocol in brief"), through every adapter, with and without the
 // framework's JSON body parser in front: a login body of any shape (objects with any fields, any
 // JSON, text, bytes, padded to around 8 KiB, the code in the body, in X-WX-Code, both or neither,
 // any content type) gets a table error or logs in, and logs in whenever it carries a valid code
@@ -50,8 +50,8 @@ function buildLogin(c: LoginCase, code: string, pair: { encryptedData: string; i
   const size = body?.length ?? 0;
   // Content types every parser and the adapters' own reader take as the JSON it is.
   const plainType = c.contentType === undefined || CONTENT_TYPES.slice(0, 5).includes(c.contentType);
-  // §4: `{"code": ...}` (other fields are nobody's business) within 8 KiB, or the code in
-  // X-WX-Code with an empty body. A parser that ran may take more than 8 KiB (§7).
+  // The protocol: `{"code": ...}` (other fields are nobody's business) within 8 KiB, or the code
+  // in X-WX-Code with an empty body. A parser that ran may take more than 8 KiB.
   const mustSucceed = plainType && (
     (validObject && !codeInHeader && c.headerCode === undefined && (size <= LIMIT || (parser !== false && JSON_TYPES.has(c.contentType ?? '')))) ||
     (c.codeIn === 'header' && size === 0)

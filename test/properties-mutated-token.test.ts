@@ -1,7 +1,8 @@
-// Property (DESIGN.md §7), through every adapter: a live token with any one character changed (by
-// a character of the token alphabet, any latin1, or a separator or whitespace-like one) is refused
-// on /me, /whoami and logout with §7's exact code and WWW-Authenticate error, and the original
-// token still works. How many cases and which adapters: test/support/properties-run.ts.
+// Property (SECURITY.md, "A forged token"), through every adapter: a live token with any one
+// character changed (by a character of the token alphabet, any latin1, or a separator or
+// whitespace-like one) is refused on /me, /whoami and logout with the table's exact code and
+// WWW-Authenticate error, and the original token still works. How many cases and which adapters:
+// test/support/properties-run.ts.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ErrorCode } from '../src/index.js';
@@ -25,7 +26,7 @@ for (const name of ADAPTERS) describe(`properties (${name}): one character chang
   let app: TestApp;
   startFor('block', async () => (app = await startFuzzApp(name)));
 
-  it('a token with any one character changed is refused with §7\'s exact code and challenge; the original still works', async function () {
+  it('a token with any one character changed is refused with the table\'s exact code and challenge; the original still works', async function () {
     this.timeout(TEST_TIMEOUT);
     const owners = ['oMutantA', 'oMutantB', 'oMutantC'];
     const tokens: string[] = [];

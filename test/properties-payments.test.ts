@@ -1,11 +1,11 @@
-// Properties of the virtual payment's signatures (DESIGN.md §9): they are computed over the exact
-// bytes sent, not over a JSON value. For any input (free text of any unicode, amounts, billNos by
-// WeChat's rule) the request the mock received, caught byte for byte by a tap in between, carries
-// `signature` = HMAC-SHA256(session_key text, body bytes) and `pay_sig` = HMAC-SHA256(AppKey,
-// uri + '&' + body bytes), lowercase hex, and the mock takes it. The same JSON value written as
-// other bytes (key order, whitespace, escapes) signs differently and is refused; any one-byte
-// change of a signed body is refused (90010). Cases: 40 per property by default, FUZZ_RUNS for
-// the long run (test/support/properties-run.ts).
+// Properties of the virtual payment's signatures (docs/payments.md): they are computed over the
+// exact bytes sent, not over a JSON value. For any input (free text of any unicode, amounts,
+// billNos by WeChat's rule) the request the mock received, caught byte for byte by a tap in
+// between, carries `signature` = HMAC-SHA256(session_key text, body bytes) and `pay_sig` =
+// HMAC-SHA256(AppKey, uri + '&' + body bytes), lowercase hex, and the mock takes it. The same JSON
+// value written as other bytes (key order, whitespace, escapes) signs differently and is refused;
+// any one-byte change of a signed body is refused (90010). Cases: 40 per property by default,
+// FUZZ_RUNS for the long run (test/support/properties-run.ts).
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { signPayload, signPayment, type WxSession } from '../src/index.js';

@@ -1,4 +1,4 @@
-// Property (DESIGN.md §4, §7), through every adapter: no generated request (any method, path,
+// Property (README.md, "Errors"), through every adapter: no generated request (any method, path,
 // query, token header, Authorization, X-WX-Code, content type or body) yields a 5xx, a hang, a
 // crash or a session, and each gets exactly an answer the oracle allows. Sent through fetch, and
 // byte for byte over a raw socket. How many cases and which adapters: test/support/properties-run.ts.

@@ -1,4 +1,4 @@
-// DESIGN.md §8 on a real redis-server (issue 10, findings 3, 4 and 5), through the Express app:
+// SECURITY.md on a real redis-server (issue 10, findings 3, 4 and 5), through the Express app:
 //   - nothing usable at rest: a dump of every key holds no session_key and no access token;
 //   - no secret in a cause chain: with Redis full (maxmemory + noeviction, as README recommends),
 //     a failed save's error holds no command, argument or record at any depth;
@@ -27,7 +27,7 @@ async function dump(admin: Redis): Promise<string> {
   return lines.join('\n');
 }
 
-describe('§8 promises on a real Redis', function () {
+describe('SECURITY.md promises on a real Redis', function () {
   const kit = useRedisStores(this);
   let app: TestApp | undefined;
 

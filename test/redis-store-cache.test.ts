@@ -1,5 +1,6 @@
-// RedisStore's in-process cache on a real redis-server (DESIGN.md §7 Store): a second read costs
-// no Redis round trip, and a change announced by another store drops the copy at once.
+// RedisStore's in-process cache on a real redis-server (docs/redis.md, "The in-process cache"): a
+// second read costs no Redis round trip, and a change announced by another store drops the copy at
+// once.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

@@ -1,4 +1,4 @@
-// RedisStore's keys and connections on a real redis-server (DESIGN.md §7 Store): every key and
+// RedisStore's keys and connections on a real redis-server (docs/redis.md): every key and
 // the channel live under the prefix; close() ends only what the store opened (never the user's
 // client) and is quiet mid-reconnect; with `wait`, writes go on the store's own connection, so a
 // read on the user's client never waits behind a WAIT.

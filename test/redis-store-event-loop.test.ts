@@ -1,5 +1,5 @@
-// A logout is final even within one turn of the event loop (DESIGN.md §8), on a real
-// redis-server: another instance logs a session out, and a request for it that reaches this
+// A logout is final even within one turn of the event loop (SECURITY.md, "A stolen token"), on a
+// real redis-server: another instance logs a session out, and a request for it that reaches this
 // process in the same turn as the announcement does not get the cached copy.
 import { createServer } from 'node:net';
 import { expect } from 'chai';

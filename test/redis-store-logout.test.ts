@@ -1,6 +1,6 @@
-// A logout is final on every instance's cache (DESIGN.md §8; issue #10 part 1), on a real
-// redis-server: a logout that timed out but landed later, and a save whose answer arrives after
-// another instance's logout, leave no instance serving the session.
+// A logout is final on every instance's cache (SECURITY.md, "A stolen token"; issue #10 part 1), on
+// a real redis-server: a logout that timed out but landed later, and a save whose answer arrives
+// after another instance's logout, leave no instance serving the session.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

@@ -1,6 +1,7 @@
-// RedisStore on a real redis-server while its subscription is down (DESIGN.md §7 Store): nothing
-// is served from the cache then, and a read made while it was down is not cached once it is back
-// (the changes announced meanwhile are lost to the store; that record may be one of them).
+// RedisStore on a real redis-server while its subscription is down (docs/redis.md, "The in-process
+// cache"): nothing is served from the cache then, and a read made while it was down is not cached
+// once it is back (the changes announced meanwhile are lost to the store; that record may be one of
+// them).
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

@@ -1,6 +1,7 @@
-// RedisStore on a real redis-server (DESIGN.md §7 Store): every operation is bounded by `timeout`.
-// A paused (SIGSTOP) Redis makes each one reject, not hang, and the late answers cause no
-// unhandled rejection; a killed one makes them reject too, and they work again once it is back.
+// RedisStore on a real redis-server (docs/redis.md, "When Redis fails"): every operation is bounded
+// by `timeout`. A paused (SIGSTOP) Redis makes each one reject, not hang, and the late answers
+// cause no unhandled rejection; a killed one makes them reject too, and they work again once it is
+// back.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { waitForSubscribers } from '../harness/redis-tools.js';

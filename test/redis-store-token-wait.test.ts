@@ -30,7 +30,7 @@ describe("RedisStore on a real Redis: waiting for another instance's access toke
     const checking = s.checkKey();
     checking.catch(() => {}); // awaited below
     await sleep(200);
-    // Stored as a core stores it: sealed (DESIGN.md §8, nothing usable at rest).
+    // Stored as a core stores it: sealed (SECURITY.md, "Store compromise").
     await admin.set(`${prefix}token:${mock.appId}`, new Sealer([SECRET]).seal(winners.access_token, accessTokenContext(mock.appId)), 'PX', 60_000);
     expect(await checking).to.equal(true);
     expect(Date.now() - started).to.be.below(200 + 500);

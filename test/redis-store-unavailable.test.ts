@@ -1,6 +1,7 @@
-// RedisStore on a real redis-server, through every adapter (DESIGN.md §7 Store): a paused or
-// killed Redis answers 503 WX_STORE_UNAVAILABLE within the store's timeout, on the required and
-// the optional routes and on login and logout, and the app works again once Redis is back.
+// RedisStore on a real redis-server, through every adapter (docs/redis.md, "When Redis fails"): a
+// paused or killed Redis answers 503 WX_STORE_UNAVAILABLE within the store's timeout, on the
+// required and the optional routes and on login and logout, and the app works again once Redis is
+// back.
 import { expect } from 'chai';
 import { adapters, sleep, type TestApp } from '../harness/apps.js';
 import { waitForSubscribers } from '../harness/redis-tools.js';

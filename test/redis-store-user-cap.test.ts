@@ -1,6 +1,6 @@
-// One account cannot crowd out the others (DESIGN.md §8; issue #10 part 4), on a real
-// redis-server: the user's list of sessions lives as long as the user's longest session, and a
-// flood of one openid's logins (capped) never makes another user's login fail, even with Redis
+// One account cannot crowd out the others (SECURITY.md, "Denial of service"; issue #10 part 4), on
+// a real redis-server: the user's list of sessions lives as long as the user's longest session, and
+// a flood of one openid's logins (capped) never makes another user's login fail, even with Redis
 // almost full and evicting nothing.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';

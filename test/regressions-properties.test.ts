@@ -4,7 +4,7 @@
 //    whitespace (String.prototype.trim), so `X-WX-Session: \xA0<valid token>` authenticated and a
 //    token whose first or last character was changed to 0xA0 got error="invalid_token". HTTP's
 //    optional whitespace is SP and HTAB only (RFC 9110 §5.5); 0xA0 is a character outside the
-//    token alphabet, which DESIGN.md §7 answers WX_SESSION_INVALID with error="invalid_request".
+//    token alphabet, so the token is malformed: WX_SESSION_INVALID with error="invalid_request".
 //    Found by the one-character mutation property, counterexample [0, "first", "\u00a0",
 //    "x-wx-session", "/me"] (seed -1672257087, path "27:0:0:1" on express5).
 import { expect } from 'chai';

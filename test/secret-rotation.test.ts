@@ -1,6 +1,7 @@
-// Signing-secret rotation (DESIGN.md §3, §4, §7): `secret: [new, old]` signs with the first and
-// accepts any; a token signed under an older secret is re-issued in X-WX-Session-Token; a secret
-// no longer listed is refused. Three apps share one store and one mock, like three deploys.
+// Signing-secret rotation (docs/deploy.md, "The signing secret"): `secret: [new, old]` signs with
+// the first and accepts any; a token signed under an older secret is re-issued in
+// X-WX-Session-Token; a secret no longer listed is refused. Three apps share one store and one
+// mock, like three deploys.
 import { expect } from 'chai';
 import { adapters, OLD_SECRET, SECRET, startApp, type TestApp } from '../harness/apps.js';
 import { INVALID_TOKEN, expectErrorBody, unsignToken } from './support/wire.js';

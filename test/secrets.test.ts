@@ -1,4 +1,4 @@
-// No secret ever leaves the server (DESIGN.md §4, §6, STYLE "Seen and not wanted"): a whole
+// No secret ever leaves the server (SECURITY.md, "Secrets in logs, answers and errors"): a whole
 // scenario (logins, config errors, upstream faults, bad tokens, data writes, store failures,
 // rotation, logouts) through every adapter, with a capturing logger, and then a search of every
 // response body and header, every error and every logged line for the app secret, the signing

@@ -1,8 +1,8 @@
-// The session_key APIs and the payments (DESIGN.md §9) meeting answers WeChat should not give:
-// errcode 0 without the fields the call needs is WX_UPSTREAM_ERROR, never a wrong value and never
-// a TypeError; WeChat's own variants (countryCode a number, first_save 0/1, checkencryptedmsg's
-// errcode 1, `valid` spelled right) are read. And the `payment` option refused at construction,
-// naming the field, never the key.
+// The session_key APIs and the payments (docs/session-key.md, docs/payments.md) meeting answers
+// WeChat should not give: errcode 0 without the fields the call needs is WX_UPSTREAM_ERROR, never a
+// wrong value and never a TypeError; WeChat's own variants (countryCode a number, first_save 0/1,
+// checkencryptedmsg's errcode 1, `valid` spelled right) are read. And the `payment` option refused
+// at construction, naming the field, never the key.
 import { expect } from 'chai';
 import { createWxSession } from '../src/index.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';

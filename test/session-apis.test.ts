@@ -1,4 +1,4 @@
-// The session_key's further APIs (DESIGN.md §9) through the core against the mock WeChat:
+// The session_key's further APIs (docs/session-key.md) through the core against the mock WeChat:
 // session.resetKey() (the new key sealed in the store, the old one dead), phoneNumber through the
 // session and the core (openid binding, 40029, 45011, bad codes refused before any call),
 // session.riskRank() and core.checkEncryptedData(). Routes on the adapters: the HTTP tests.
@@ -15,7 +15,7 @@ const RISK = '/wxa/getuserriskrank';
 const CHECK = '/wxa/business/checkencryptedmsg';
 const STORAGE = '/wxa/set_user_storage';
 
-describe('session_key APIs through the core (DESIGN.md §9)', () => {
+describe('session_key APIs through the core', () => {
   let mock: MockWeChat;
   let player: PlayerCore;
   startFor('block', async () => (mock = await startMockWeChat()));

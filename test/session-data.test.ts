@@ -1,6 +1,6 @@
-// The session object and its lifetime (DESIGN.md §3, §7): `data` saved automatically and only
-// when changed, JSON without the session_key, a session_key readable on the server only, rolling
-// renewal that keeps the token, expiry, destroy and logout.
+// The session object and its lifetime (docs/api.md, "The session"): `data` saved automatically and
+// only when changed, JSON without the session_key, a session_key readable on the server only,
+// rolling renewal that keeps the token, expiry, destroy and logout.
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { adapters, coreOptions, startApp, type TestApp } from '../harness/apps.js';
@@ -67,7 +67,7 @@ for (const name of adapters) describe(`session data (${name})`, () => {
     await app.http.post('/me/coins').set('X-WX-Session', token).expect(200);
     expect(store.counts.set, 'one write for one change').to.equal(1);
     expect(store.written[0]!.data).to.deep.equal({ coins: 1 });
-    // set's ttlMs is the remaining lifetime, expiresAt - now (DESIGN.md §7).
+    // set's ttlMs is the remaining lifetime, expiresAt - now.
     const remaining = store.written[0]!.expiresAt - Date.now();
     expect(store.ttls[0]).to.be.within(remaining - 100, remaining + 1000);
   });
@@ -77,7 +77,7 @@ for (const name of adapters) describe(`session data (${name})`, () => {
     const { token } = await app.login(openid);
     store.reset();
     await app.http.post('/me/coins').set('X-WX-Session', token).expect(200);
-    // Kept sealed (DESIGN.md §8 "Nothing usable at rest"): the rewritten record still opens to the key.
+    // Kept sealed (SECURITY.md, "Store compromise"): the rewritten record still opens to the key.
     expectStoredKey(store.written[0], sessionIdOf(token), app.mock.appId, app.mock.sessionKeyOf(openid), 'the session_key of the saved record');
     expect(store.written[0]!.openid).to.equal(openid);
   });

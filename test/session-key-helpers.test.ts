@@ -1,4 +1,4 @@
-// The session_key helpers on the session object (DESIGN.md §3, §7), through every adapter from
+// The session_key helpers on the session object (docs/session-key.md), through every adapter from
 // routes that call them: sign() (and signPayload against the official vectors), decrypt() of
 // encryptedData made with the session key, and verifyRawData().
 import { expect } from 'chai';

@@ -1,8 +1,9 @@
-// Session helpers (DESIGN.md §3, §6, §7; issue part 3), through every adapter over real HTTP,
-// from routes that call them: the signed mini-game APIs (setUserStorage, removeUserStorage,
-// setUserInteractiveData) POST the exact bytes they sign; WeChat's documented limits answer
-// WX_BAD_REQUEST before any call; an 87009 marks the key stale so the next request takes the
-// keyExpired path; checkKey(). sign(), decrypt(), verifyRawData(): session-key-helpers.test.ts.
+// Session helpers (docs/session-key.md, "The signed APIs"; issue part 3), through every adapter
+// over real HTTP, from routes that call them: the signed mini-game APIs (setUserStorage,
+// removeUserStorage, setUserInteractiveData) POST the exact bytes they sign; WeChat's documented
+// limits answer WX_BAD_REQUEST before any call; an 87009 marks the key stale so the next request
+// takes the keyExpired path; checkKey(). sign(), decrypt(), verifyRawData():
+// session-key-helpers.test.ts.
 import { expect } from 'chai';
 import type { Response } from 'supertest';
 import type { MockCall } from '../src/testing/index.js';

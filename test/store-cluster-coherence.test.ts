@@ -1,5 +1,5 @@
 // RedisStore on a real Redis Cluster, two stores on two Cluster clients as two app instances
-// (issue #10 part 9; DESIGN.md §8 "Redis Cluster is first-class"): read-your-write across
+// (issue #10 part 9; SECURITY.md, "Many instances on a Redis Cluster"): read-your-write across
 // instances, 200 logouts and 200 saves read on the other instance 1, 5 and 20 ms after the
 // acknowledgement (0 stale at 5 ms; the 1 and 20 ms counts are logged), also while a slot is
 // migrated to another master, whose subscription then follows the slot.

@@ -1,10 +1,10 @@
-// RedisStore on a real Redis Cluster (DESIGN.md §8): a master whose cluster is not whole in its
-// own eyes (cluster_state:fail) is not trusted with its slots. Shard pub/sub is still served
-// then, so a subscription made there would be confirmed; but a master that only believes it still
-// serves its slots (restarted from an old config, or on the minority side of a partition) looks
-// the same. Here a master fails and its replica cannot take over, so the cluster is down; the
-// store's subscription on a healthy master is made anew meanwhile, and is not trusted until the
-// cluster is whole again.
+// RedisStore on a real Redis Cluster (SECURITY.md, "Many instances on a Redis Cluster"): a master
+// whose cluster is not whole in its own eyes (cluster_state:fail) is not trusted with its slots.
+// Shard pub/sub is still served then, so a subscription made there would be confirmed; but a master
+// that only believes it still serves its slots (restarted from an old config, or on the minority
+// side of a partition) looks the same. Here a master fails and its replica cannot take over, so the
+// cluster is down; the store's subscription on a healthy master is made anew meanwhile, and is not
+// trusted until the cluster is whole again.
 import { expect } from 'chai';
 import { sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

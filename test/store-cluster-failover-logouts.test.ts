@@ -1,7 +1,7 @@
-// RedisStore on a real Redis Cluster (issue #10 part 9; DESIGN.md §8): the master carrying the
-// other instance's subscription for a slot is killed, or paused (SIGSTOP): no logout acknowledged
-// meanwhile or after the failover is answered from that instance's cache, and it subscribes to the
-// new master and caches again.
+// RedisStore on a real Redis Cluster (issue #10 part 9; SECURITY.md, "Many instances on a Redis
+// Cluster"): the master carrying the other instance's subscription for a slot is killed, or paused
+// (SIGSTOP): no logout acknowledged meanwhile or after the failover is answered from that
+// instance's cache, and it subscribes to the new master and caches again.
 import { expect } from 'chai';
 import type { SessionRecord } from '../src/store.js';
 import { sampleId, sampleRecord } from '../src/testing/index.js';

@@ -1,6 +1,7 @@
-// RedisStore on a real Redis Cluster (issue #10 part 9; DESIGN.md §8): a master killed. Saves
-// fail (the callers answer 503) during the failover, then work again, and no acknowledged save is
-// lost: a save its replica could not confirm (WAIT) is refused. The failover window is logged.
+// RedisStore on a real Redis Cluster (issue #10 part 9; SECURITY.md, "Many instances on a Redis
+// Cluster"): a master killed. Saves fail (the callers answer 503) during the failover, then work
+// again, and no acknowledged save is lost: a save its replica could not confirm (WAIT) is refused.
+// The failover window is logged.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

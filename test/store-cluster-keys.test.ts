@@ -1,8 +1,8 @@
-// RedisStore on a real Redis Cluster (DESIGN.md §8): its keys and channels (every slot has a
-// channel in it, as CLUSTER KEYSLOT agrees) and connections (one subscription and one write
-// connection per master, all closed by close(), never the user's client); a Cluster client that
-// reads from replicas is refused; a prefix with a hash tag of its own works; after close() a
-// write is refused rather than opening a connection again.
+// RedisStore on a real Redis Cluster (SECURITY.md, "Many instances on a Redis Cluster"): its keys
+// and channels (every slot has a channel in it, as CLUSTER KEYSLOT agrees) and connections (one
+// subscription and one write connection per master, all closed by close(), never the user's
+// client); a Cluster client that reads from replicas is refused; a prefix with a hash tag of its
+// own works; after close() a write is refused rather than opening a connection again.
 import { expect } from 'chai';
 import { RedisStore } from '../src/redis.js';
 import { keySlot as storeKeySlot, slotChannels } from '../src/stores/redis-slots.js';

@@ -1,7 +1,8 @@
-// RedisStore on a real Redis Cluster (DESIGN.md §8): a slot's cached entries are served only while
-// its subscription's lease holds (an answered PING within `cache.lease` ms). A process that stalled
-// longer than that (a long GC pause, a busy loop) could not hear its heartbeat's answers: it
-// trusts its cache again only once it has subscribed anew, and reads Redis meanwhile.
+// RedisStore on a real Redis Cluster (SECURITY.md, "Many instances on a Redis Cluster"): a slot's
+// cached entries are served only while its subscription's lease holds (an answered PING within
+// `cache.lease` ms). A process that stalled longer than that (a long GC pause, a busy loop) could
+// not hear its heartbeat's answers: it trusts its cache again only once it has subscribed anew, and
+// reads Redis meanwhile.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

@@ -1,6 +1,7 @@
-// RedisStore on a real Redis Cluster (DESIGN.md §8): a master promoted by a failover has no
-// replica until the old master rejoins; it costs no WAIT timeout, and saves while the old master
-// restarts and rejoins as a replica (fresh from its resynchronisation) are not refused.
+// RedisStore on a real Redis Cluster (SECURITY.md, "Many instances on a Redis Cluster"): a master
+// promoted by a failover has no replica until the old master rejoins; it costs no WAIT timeout, and
+// saves while the old master restarts and rejoins as a replica (fresh from its resynchronisation)
+// are not refused.
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';

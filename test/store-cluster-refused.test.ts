@@ -1,8 +1,8 @@
-// RedisStore on a real Redis Cluster (DESIGN.md §8), writes that cannot be done: one Redis itself
-// refuses (here the key holds a hash, not a session) answers Redis' own error, and is not waited
-// for (a write that did not happen needs no replica, so it costs no WAIT, even with the master's
-// replica stalled); one made before the Cluster client knows which master serves its slot fails at
-// once, and is never run later.
+// RedisStore on a real Redis Cluster (SECURITY.md, "Many instances on a Redis Cluster"), writes
+// that cannot be done: one Redis itself refuses (here the key holds a hash, not a session) answers
+// Redis' own error, and is not waited for (a write that did not happen needs no replica, so it
+// costs no WAIT, even with the master's replica stalled); one made before the Cluster client knows
+// which master serves its slot fails at once, and is never run later.
 import { expect } from 'chai';
 import { sampleId, sampleRecord } from '../src/testing/index.js';
 import { sleep } from '../harness/apps.js';

@@ -1,6 +1,6 @@
-// RedisStore on a real Redis Cluster (DESIGN.md §8): writes go on the store's own connections, so
-// a WAIT never holds up a read on the user's client, and a save still queued when its caller was
-// answered (a timeout) is never sent; WAIT's cost is logged.
+// RedisStore on a real Redis Cluster (SECURITY.md, "Many instances on a Redis Cluster"): writes go
+// on the store's own connections, so a WAIT never holds up a read on the user's client, and a save
+// still queued when its caller was answered (a timeout) is never sent; WAIT's cost is logged.
 import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import type { RedisStore } from '../src/redis.js';

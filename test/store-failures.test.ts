@@ -1,4 +1,4 @@
-// A failing session store (DESIGN.md §7, §8 "Operators see failures"): the core answers
+// A failing session store (docs/operators.md): the core answers
 // WX_STORE_UNAVAILABLE (authenticate resolves it, login rejects with it) and logs a warning without
 // a secret, the adapters answer 503, and everything works again once the store is back.
 import { expect } from 'chai';

@@ -9,8 +9,8 @@
 //   user-fastify.ts          Fastify 5: app.register(wxSession, ...), request.wxSession, app.wxSession.required
 //   user-hono.ts             Hono 4: app.use(wx), c.get('wxSession'), wx.required
 //   user-nestjs.ts           NestJS 11: WxSessionModule.forRoot/forRootAsync, WxSessionGuard, @WxSession()
-//   user-session-helpers.ts  the session_key helpers DESIGN.md §3 pins on the session object
-//   user-player-apis.ts      the key reset, phone number, risk rank, payments and signPayment (§9)
+//   user-session-helpers.ts  the session_key helpers on the session object (docs/api.md)
+//   user-player-apis.ts      the key reset, phone number, risk rank, payments and signPayment
 //   errors-expected.ts       misuse that must not compile, each line marked `@ts-expect-error TSxxxx`
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

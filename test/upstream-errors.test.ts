@@ -1,5 +1,5 @@
 // What WeChat (the mock, over real HTTP) can do wrong during code2Session, and what the login
-// route answers (DESIGN.md §4, §6, §7): errcodes mapped to their codes and statuses, -1 retried at
+// route answers (README.md, "Errors"): errcodes mapped to their codes and statuses, -1 retried at
 // most twice, nothing else retried, timeouts bounded, unreadable answers and network failures 502.
 import { expect } from 'chai';
 import type { Response } from 'supertest';

@@ -2,9 +2,10 @@
  * wx-session/client: the game side of wx-session, for code that runs inside a WeChat mini game
  * or mini program, or a Douyin (`tt`) or QQ (`qq`) mini game. It wraps `wx.request` and
  * `wx.uploadFile`: attaches the session token, logs in (`wx.login` + POST loginPath) when there is
- * none, and repairs the session on the 401s of the wire protocol (DESIGN.md §4) with at most one
- * retry. On Douyin and QQ, pass the platform's object as `wx` (`createSessionClient({ wx: tt,
- * appId })`): their calls have the same shape, and "`wx.login`" below means its `login`.
+ * none, and repairs the session on the 401s of the wire protocol (README.md, "The wire protocol
+ * in brief") with at most one retry. On Douyin and QQ, pass the platform's object as `wx`
+ * (`createSessionClient({ wx: tt, appId })`): their calls have the same shape, and "`wx.login`"
+ * below means its `login`.
  *
  * This file stands alone: plain ES2017, no imports, no Node, no other file of the package, so it
  * can be copied into a game as it is. Its types are its own (structural subsets of WeChat's `wx`),
@@ -139,7 +140,7 @@ export interface SessionClientOptions {
   /** Where the token is kept with `wx.setStorageSync`, so a relaunched game reuses it. @default 'wx-session-token' */
   storageKey?: string;
   /**
-   * The game's appId, for a server that serves several apps (DESIGN.md §10): sent as header
+   * The game's appId, for a server that serves several apps (docs/several-games.md): sent as header
    * `X-WX-AppId` with each login. When not given, no header is sent (a server with one app needs none).
    */
   appId?: string;
@@ -180,7 +181,7 @@ export interface SessionUploadResponse {
   header?: Record<string, unknown>;
 }
 
-/** The login route's answer (DESIGN.md §4). */
+/** The login route's answer (README.md, "The wire protocol in brief"). */
 export interface SessionLoginResult {
   token: string;
   expiresIn: number;
@@ -296,9 +297,9 @@ interface Answer {
 type LoginOutcome = { token: string; result?: SessionLoginResult } | { answer: Answer };
 
 /**
- * A key refresh (DESIGN.md §8 "One refresh per session"): the one retry with `X-WX-Code` that
- * repairs `token`'s session after WX_SESSION_KEY_EXPIRED. `done` resolves (never rejects) once
- * that retry has settled, however it went; `settled` says it has.
+ * A key refresh (docs/session-key.md, "The rules": one refresh per session): the one retry with
+ * `X-WX-Code` that repairs `token`'s session after WX_SESSION_KEY_EXPIRED. `done` resolves (never
+ * rejects) once that retry has settled, however it went; `settled` says it has.
  */
 interface KeyRefresh {
   token: string;

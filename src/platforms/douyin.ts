@@ -1,4 +1,4 @@
-// Douyin (ByteDance) mini games (PLATFORMS.md §2), under /mgplatform/api/apps/ of
+// Douyin (ByteDance) mini games (docs/platforms.md), under /mgplatform/api/apps/ of
 // minigame.zijieapi.com. Two error dialects: the older flat `{error, errcode, errmsg}`
 // (jscode2session, user storage) and `{err_no, err_msg|err_tips, log_id, data?}` (tokens,
 // check_session_key, reset_session_key). Both become WxSessionErrors of the one table:
@@ -155,7 +155,7 @@ export class DouyinPlatform implements Platform {
     const build = (accessToken: string): WeChatRequest => ({
       method: 'GET',
       path: `${BASE}/check_session_key`,
-      // Query, as the page says; also a header, as Douyin's Go SDK sends it (PLATFORMS.md §2 ⚠).
+      // Query, as the page says; also a header, as Douyin's Go SDK sends it (docs/platforms.md).
       query: { access_token: accessToken, openid, signature, sig_method: 'hmac_sha256' },
       headers: { access_token: accessToken },
     });
@@ -163,7 +163,8 @@ export class DouyinPlatform implements Platform {
     const errno = douyinErrno(answer);
     if (errno === 0) return 'valid';
     if (errno === DOUYIN_KEY_EXPIRED) return 'expired';
-    // Anything else is an outage of the check: the caller fails open (DESIGN.md §7).
+    // Anything else is an outage of the check: the caller fails open (SECURITY.md, "Faults: WeChat
+    // and Redis misbehaving").
     throw douyinError(errno, 'checkSessionKey', sourceOf(answer, build('')));
   }
 

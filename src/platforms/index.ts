@@ -1,4 +1,4 @@
-// One Platform per app, on that app's options: WeChat, Douyin or QQ (DESIGN.md §10).
+// One Platform per app, on that app's options: WeChat, Douyin or QQ (docs/platforms.md).
 import type { ResolvedOptions } from '../options.js';
 import type { TokenCache } from '../store.js';
 import { WeChatApi } from '../wechat/api.js';

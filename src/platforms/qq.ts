@@ -1,4 +1,4 @@
-// QQ mini games (PLATFORMS.md §3): WeChat's code2Session and WeChat's errcode table at
+// QQ mini games (docs/platforms.md): WeChat's code2Session and WeChat's errcode table at
 // api.q.qq.com, an access token from `GET /api/getToken` (each fetch replaces the previous
 // token), signed user storage under /api/openDataContext/. No server-side checkSessionKey, no
 // key reset, no interactive data: those reject WX_BAD_REQUEST, and key checks are off.

@@ -1,6 +1,6 @@
-// What the core asks of a platform (DESIGN.md §10, PLATFORMS.md §1–§3): one object per app,
-// speaking that platform's paths and error dialect, and answering in WxSessionErrors of the one
-// table (§4). The core, key freshness and the session objects see only this interface.
+// What the core asks of a platform (docs/platforms.md): one object per app, speaking that
+// platform's paths and error dialect, and answering in WxSessionErrors of the one table
+// (README.md, "Errors"). The core, key freshness and the session objects see only this interface.
 import { WxSessionError } from '../errors.js';
 import type { PlatformName } from '../options.js';
 import type { KeyState, WeChatApi } from '../wechat/api.js';
@@ -39,7 +39,7 @@ export interface Platform {
   checkSessionKey(openid: string, sessionKey: string): Promise<KeyState>;
   /** The path of a signed call, for logs; undefined where the platform has none. */
   signedPath(call: SignedCall): string | undefined;
-  /** A signed call: stale key -> WX_SESSION_KEY_EXPIRED, other errors -> WX_UPSTREAM_ERROR (§7). */
+  /** A signed call: stale key -> WX_SESSION_KEY_EXPIRED, other errors -> WX_UPSTREAM_ERROR. */
   signedPost(call: SignedCall, openid: string, sessionKey: string, payload: unknown): Promise<void>;
   /** A new session_key for the player (WeChat resetusersessionkey, Douyin reset_session_key). */
   resetSessionKey(openid: string, sessionKey: string): Promise<string>;

@@ -1,4 +1,4 @@
-// WeChat mini games and mini programs (PLATFORMS.md §1): WeChatApi behind the Platform interface,
+// WeChat mini games and mini programs (docs/platforms.md): WeChatApi behind the Platform interface,
 // its behaviour unchanged.
 import type { KeyState, WeChatApi } from '../wechat/api.js';
 import { resetSessionKey } from '../wechat/player-apis.js';

@@ -10,7 +10,7 @@
 // is confirmed by a replica (WAIT) before it is acknowledged, and where a write is never sent
 // after its caller was answered; see redis-writers.ts.
 //
-// Promises (DESIGN.md §8):
+// Promises (SECURITY.md, "A stolen token" and "Denial of service"):
 //   - a logout is final: `update` and `touch` write only while the session exists (SET XX, one
 //     Lua step), and nothing is put into the cache when a change of that id, or a loss of the
 //     subscription, may have come between the read or write and its answer;

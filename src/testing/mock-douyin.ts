@@ -1,6 +1,6 @@
 /**
- * The mock's Douyin (ByteDance) mini-game dialect (PLATFORMS.md §2), served by a mock started with
- * `platform: 'douyin'`, under `/mgplatform/api/apps/`:
+ * The mock's Douyin (ByteDance) mini-game dialect (docs/platforms.md), served by a mock started
+ * with `platform: 'douyin'`, under `/mgplatform/api/apps/`:
  *
  * - `GET jscode2session` — `code` and/or `anonymous_code` (`code` wins when both come); answers
  *   flat: `{error: 0, openid, session_key, unionid?}` or `{error: 0, anonymous_openid, session_key}`;
@@ -13,7 +13,7 @@
  * - `POST set_user_storage`, `remove_user_storage` — signed over the exact body; flat answers:
  *   40009 key over 128 bytes, 40010 key + value over 1024 bytes, 60001 over 128 pairs.
  *
- * Where PLATFORMS.md is silent, the mock's choices are marked "(the mock's choice)".
+ * Where Douyin's documentation is silent, the mock's choices are marked "(the mock's choice)".
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -79,7 +79,8 @@ export function douyinApis(kit: PlatformKit): [string, KitRoute][] {
     if (!kit.secretMatches(param(query, 'secret'))) return flat(40017);
     const code = param(query, 'code') || undefined;
     const anonymousCode = param(query, 'anonymous_code') || undefined;
-    // With both, `code` wins (DESIGN.md §10): the anonymous code is neither read nor spent.
+    // With both, `code` wins (docs/platforms.md, "Douyin guests"): the anonymous code is neither
+    // read nor spent.
     if (code !== undefined || anonymousCode === undefined) {
       const redeemed = kit.redeemCode(code ?? '', false);
       if (!redeemed.ok) return flat(redeemed.reason === 'forced' ? redeemed.errcode : 40018);
@@ -121,7 +122,7 @@ export function douyinApis(kit: PlatformKit): [string, KitRoute][] {
     const user = kit.player(param(query, 'openid') ?? '');
     if (!user) return msg(28001004);
     if (param(query, 'sig_method') !== 'hmac_sha256') return msg(28001038);
-    // ⚠ What this GET signs is not documented (PLATFORMS.md §2). The mock reads it as WeChat's
+    // ⚠ What this GET signs is not documented (docs/platforms.md). The mock reads it as WeChat's
     // checksession does: hex(hmac_sha256(key = session_key, message = '')), the empty body.
     if (!kit.sameText(param(query, 'signature') ?? '', kit.hmacHex(user.sessionKey, ''))) return msg(28001039);
     return msg(0);

@@ -1,6 +1,6 @@
 /**
  * The mock WeChat's mini-game virtual payment 2.0 (`/wxa/game/getbalance|pay|cancelpay|present`,
- * PLATFORMS.md §1): signature against the player's current session_key, pay_sig against the AppKey
+ * docs/payments.md): signature against the player's current session_key, pay_sig against the AppKey
  * of the body's env, balances per (openid, zone_id, env), idempotent bill_no, cancel once.
  * @module
  */

@@ -1,6 +1,7 @@
 /**
  * The mock WeChat's player APIs that need the session_key or an access token only:
- * resetusersessionkey, getuserphonenumber, getuserriskrank and checkencryptedmsg (PLATFORMS.md §1).
+ * resetusersessionkey, getuserphonenumber, getuserriskrank and checkencryptedmsg
+ * (docs/session-key.md).
  * Wired into the router of mock-wechat.ts, which lends its state and helpers through {@link MockKit}.
  * @module
  */

@@ -1,6 +1,6 @@
 /**
- * The mock's QQ mini-game dialect (PLATFORMS.md §3), served by a mock started with `platform: 'qq'`.
- * QQ answers in WeChat's `{errcode, errmsg}` table:
+ * The mock's QQ mini-game dialect (docs/platforms.md), served by a mock started with
+ * `platform: 'qq'`. QQ answers in WeChat's `{errcode, errmsg}` table:
  *
  * - `GET /sns/jscode2session` — `{openid, session_key, unionid?}`; 40013 appid, 40125 secret
  *   (WeChat's number: QQ lists none for it), 40002 grant_type, 40029 bad, used or expired code.

@@ -1,5 +1,6 @@
-// The conformance suite's tests of several apps on one store (DESIGN.md §10): a core serving a
-// WeChat, a Douyin and a QQ game, or two cores of two games, share one store and its prefix.
+// The conformance suite's tests of several apps on one store (docs/several-games.md): a core
+// serving a WeChat, a Douyin and a QQ game, or two cores of two games, share one store and its
+// prefix.
 // Each session keeps the app it was made for, and each app's shared access token (the store's
 // `accessTokens`, when offered) and its locks are that app's alone.
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';

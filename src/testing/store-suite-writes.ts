@@ -1,6 +1,7 @@
-// The conformance suite's tests of DESIGN.md §8 "a logout is final": update writes only while the
-// session exists, saves and renewals racing a logout never bring it back, and (stores sharing one
-// backend) a change on one instance is what the other's very next read sees.
+// The conformance suite's tests that a logout is final (SECURITY.md, "A stolen token"): update
+// writes only while the session exists, saves and renewals racing a logout never bring it back,
+// and (stores sharing one backend) a change on one instance is what the other's very next read
+// sees.
 import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { requireUpdate, sampleId, sampleRecord, sleep, type SuiteContext } from './store-suite-kit.js';

@@ -32,12 +32,13 @@ export interface TestStoreOptions {
  * Registers the SessionStore conformance tests. `makeStore` is called once per test and may
  * return a promise; stores should start empty or use unique ids (the suite uses random ids).
  *
- * Besides get/set/destroy and TTLs, it holds a store to the promises of DESIGN.md §8: `update`
- * (required) writes only while the session exists, a logout stays final under concurrent saves and
- * renewals, `limitSessions` (when offered) keeps the newest `max` live sessions of an openid even
- * under concurrent logins, several apps on one store keep their sessions and tokens apart, and,
- * with `shared: true` (every store made shares one backend), a change
- * on one instance is what the other's very next read sees, even when it had the record cached.
+ * Besides get/set/destroy and TTLs, it holds a store to the promises of SECURITY.md's threat
+ * model: `update` (required) writes only while the session exists, a logout stays final under
+ * concurrent saves and renewals, `limitSessions` (when offered) keeps the newest `max` live
+ * sessions of an openid even under concurrent logins, several apps on one store keep their
+ * sessions and tokens apart, and, with `shared: true` (every store made shares one backend), a
+ * change on one instance is what the other's very next read sees, even when it had the record
+ * cached.
  *
  * ```ts
  * import { testStore } from 'wx-session/testing';

@@ -18,8 +18,8 @@ export interface Code2SessionResult {
 }
 
 /**
- * The longest wx.login code accepted, at login and as a refresh's X-WX-Code (DESIGN.md §4): a
- * longer one is WX_BAD_REQUEST and never sent to WeChat.
+ * The longest wx.login code accepted, at login and as a refresh's X-WX-Code (README.md,
+ * "Errors"): a longer one is WX_BAD_REQUEST and never sent to WeChat.
  */
 export const MAX_CODE_LENGTH = 256;
 
@@ -156,7 +156,7 @@ export class WeChatApi {
 
 /**
  * Makes a call again while WeChat answers -1 (busy): at most twice, after a short backoff
- * (DESIGN.md §7). A timeout is not retried: the first attempt may have been applied.
+ * (docs/api.md, "The core"). A timeout is not retried: the first attempt may have been applied.
  */
 export async function retryBusy(attempt: () => Promise<WeChatAnswer>): Promise<WeChatAnswer> {
   for (let retry = 0; ; retry++) {

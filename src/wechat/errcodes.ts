@@ -1,4 +1,4 @@
-// WeChat errcodes and what each becomes (DESIGN.md §4, §6).
+// WeChat errcodes and what each becomes (the error table: README.md, "Errors").
 import { WxSessionError, type ErrorCode } from '../errors.js';
 
 /** WeChat says the app's own credentials or settings are wrong: the operator must act. */
@@ -51,7 +51,7 @@ export function errcodeError(errcode: number, api: string, source: ErrcodeSource
   return new WxSessionError('WX_UPSTREAM_ERROR', { errcode, message, ...source });
 }
 
-/** What a login may answer when the platform refuses or fails it (DESIGN.md §5). */
+/** What a login may answer when the platform refuses or fails it (docs/api.md, "The core"). */
 const LOGIN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['WX_CODE_INVALID', 'WX_CODE_USED', 'WX_USER_BLOCKED', 'WX_RATE_LIMITED', 'WX_CONFIG_ERROR', 'WX_UPSTREAM_ERROR']);
 
 /**

@@ -1,7 +1,7 @@
-// Mini-game virtual payment 2.0 (`/wxa/game/getbalance|pay|cancelpay|present`, DESIGN.md §9,
-// PLATFORMS.md §1.2): each call's input checked before anything is sent (WX_BAD_REQUEST), the
-// body serialised once, both signatures computed over those exact bytes, and those bytes sent
-// (also on every retry: -1 and a renewed access token resend the same body and bill_no).
+// Mini-game virtual payment 2.0 (`/wxa/game/getbalance|pay|cancelpay|present`, docs/payments.md):
+// each call's input checked before anything is sent (WX_BAD_REQUEST), the body serialised once,
+// both signatures computed over those exact bytes, and those bytes sent (also on every retry: -1
+// and a renewed access token resend the same body and bill_no).
 import { signPayload, signPayment } from '../crypto.js';
 import { WxSessionError } from '../errors.js';
 import type { ResolvedPayment } from '../options.js';

@@ -1,7 +1,8 @@
-// The WeChat calls of DESIGN.md §9 that are not payments: resetusersessionkey, getuserphonenumber,
-// getuserriskrank and checkencryptedmsg (PLATFORMS.md §1.1). Inputs are checked here, before any
-// call (WX_BAD_REQUEST); each call goes through the shared access token (40001/42001: renewed
-// once and retried) and, except the key reset, the -1 retry of §7.
+// The session_key's further WeChat calls that are not payments (docs/session-key.md, "Key reset,
+// phone number, risk rank, encrypted data"): resetusersessionkey, getuserphonenumber,
+// getuserriskrank and checkencryptedmsg. Inputs are checked here, before any call
+// (WX_BAD_REQUEST); each call goes through the shared access token (40001/42001: renewed once and
+// retried) and, except the key reset, the -1 retry of api.ts (retryBusy).
 import { createHash } from 'node:crypto';
 import { signPayload } from '../crypto.js';
 import { WxSessionError } from '../errors.js';
@@ -38,7 +39,7 @@ export interface EncryptedDataCheck {
   createTime: number;
 }
 
-/** The longest phone-number code accepted (DESIGN.md §9, like a login code). */
+/** The longest phone-number code accepted (like a login code). */
 export const MAX_PHONE_CODE_LENGTH = 256;
 
 function bad(message: string): never {

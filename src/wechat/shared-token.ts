@@ -12,7 +12,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * The TokenCache as the core hands it to SharedTokenSource: the token is sealed before the store
- * keeps it (DESIGN.md §8 "Nothing usable at rest") and opened when read. A value that does not
+ * keeps it (SECURITY.md, "Store compromise") and opened when read. A value that does not
  * open (another secret, altered) counts as no token: this instance fetches and stores a new one.
  */
 export function sealedTokenCache(cache: TokenCache, sealer: Sealer): TokenCache {

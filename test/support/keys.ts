@@ -22,7 +22,7 @@ export function sha1Hex(text: string): string {
   return createHash('sha1').update(text, 'utf8').digest('hex');
 }
 
-/** The official login-state signature vectors (DESIGN.md §6). */
+/** The official login-state signature vectors (docs/session-key.md). */
 export const SIGNATURE_VECTORS = {
   sessionKey: 'o0q0otL8aEzpcZL/FT9WsQ==',
   body: '{"foo":"bar"}',
@@ -75,7 +75,7 @@ export function codeWithKey(mock: MockWeChat, openid: string): { code: string; s
   return { code, sessionKey };
 }
 
-// ---- session_keys at rest (DESIGN.md §8 "Nothing usable at rest")
+// ---- session_keys at rest (SECURITY.md, "Store compromise")
 
 /**
  * The plaintext session_key a stored record holds sealed, opened as the core would open it (the

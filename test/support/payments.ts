@@ -1,6 +1,6 @@
-// For the tests of DESIGN.md §9 through the core (session-apis, payments): a core on the mock
-// WeChat with the mock's payment settings, a logger that keeps its lines, logged-in players, and
-// checks that an error is the expected WxSessionError and shows no secret.
+// For the tests of the player's APIs and payments through the core (session-apis, payments): a core
+// on the mock WeChat with the mock's payment settings, a logger that keeps its lines, logged-in
+// players, and checks that an error is the expected WxSessionError and shows no secret.
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { createWxSession, WxSessionError, type WxSession, type WxSessionCore, type WxSessionOptions } from '../../src/index.js';

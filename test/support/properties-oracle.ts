@@ -1,6 +1,7 @@
-// The property tests' oracle: every answer DESIGN.md allows for a request that has no live session
-// behind it. §7 for tokens, §4 for login bodies (src/http.ts where §4 leaves a choice open), and
-// the frameworks' own answers on routes that are not wx-session's.
+// The property tests' oracle: every answer the documented protocol (README.md, "The wire protocol
+// in brief" and "Errors") allows for a request that has no live session behind it, src/http.ts
+// where the protocol leaves a choice open, and the frameworks' own answers on routes that are not
+// wx-session's.
 import { expect } from 'chai';
 import { ErrorCode } from '../../src/index.js';
 import { SECRET, type AdapterName } from '../../harness/apps.js';
@@ -8,27 +9,27 @@ import { INVALID_REQUEST, INVALID_TOKEN, unsignToken } from './wire.js';
 import { parseJson, type Answer, type Req } from './properties-http.js';
 import { LIMIT, TOKEN_SHAPE, type Outcome } from './properties-outcomes.js';
 
-// ---- tokens (§7)
+// ---- tokens
 
 interface Verdict {
   code: ErrorCode;
   challenge: string;
 }
 
-/** What §7 says of a token no live session stands behind. */
+/** What the error table says of a token no live session stands behind. */
 export function judgeToken(token: string | undefined): Verdict[] {
   if (token === undefined || token === '') return [{ code: ErrorCode.WX_SESSION_MISSING, challenge: INVALID_REQUEST }];
   if (token.length > 512 || !TOKEN_SHAPE.test(token) || !token.includes('.')) return [{ code: ErrorCode.WX_SESSION_INVALID, challenge: INVALID_REQUEST }];
   const id = unsignToken(token, SECRET);
   if (id === false) return [{ code: ErrorCode.WX_SESSION_INVALID, challenge: INVALID_TOKEN }];
   const expired = { code: ErrorCode.WX_SESSION_EXPIRED, challenge: INVALID_TOKEN };
-  // A signed empty id: "bad" or "unknown", §7 does not say which.
+  // A signed empty id: "bad" or "unknown", the protocol does not say which.
   return id === '' ? [expired, { code: ErrorCode.WX_SESSION_INVALID, challenge: INVALID_TOKEN }] : [expired];
 }
 
 /**
  * The token(s) a request carries, from the header values as the server sees them. More than one
- * where DESIGN.md leaves the choice open (both headers sent; a tab after "Bearer").
+ * where the protocol leaves the choice open (both headers sent; a tab after "Bearer").
  */
 function tokensSent(headers: ReadonlyMap<string, string>): Array<string | undefined> {
   const direct = headers.get('x-wx-session');
@@ -46,7 +47,7 @@ function verdictsFor(headers: ReadonlyMap<string, string>): Verdict[] {
   return tokensSent(headers).flatMap(judgeToken);
 }
 
-// ---- login bodies (§4 login, §7 "Login body", src/http.ts for what §4 leaves open)
+// ---- login bodies (src/http.ts for what the protocol leaves open)
 
 export interface LoginContext {
   /** The one-time code issued for this case, its openid, and a matching encryptedData/iv. */
@@ -57,11 +58,12 @@ export interface LoginContext {
 
 const EMPTY_JSON = /^[ \t\r\n]*$/;
 
-/** From the login body (raw text, or what a parser produced) to the outcomes §4 allows. */
+/** From the login body (raw text, or what a parser produced) to the outcomes the protocol allows. */
 function loginFromValue(value: unknown, headers: ReadonlyMap<string, string>, ctx: LoginContext): Outcome[] {
   if (typeof value === 'string') {
     if (EMPTY_JSON.test(value)) return loginFromObject({}, headers, ctx);
-    // Unicode-only whitespace (NBSP, BOM...): "empty" or "not JSON", §4 does not say which.
+    // Unicode-only whitespace (NBSP, BOM...): "empty" or "not JSON", the protocol does not say
+    // which.
     if (value.trim() === '') return [...loginFromObject({}, headers, ctx), { kind: 'error', code: ErrorCode.WX_BAD_REQUEST }];
     const parsed = parseJson(value);
     if (parsed === undefined) return [{ kind: 'error', code: ErrorCode.WX_BAD_REQUEST }];
@@ -100,7 +102,7 @@ function loginFromObject(body: Record<string, unknown>, headers: ReadonlyMap<str
 
 export const JSON_TYPES = new Set(['application/json', 'application/json; charset=utf-8']);
 
-/** Every outcome §4 allows for POST /wx/login with these headers and body bytes. */
+/** Every outcome the protocol allows for POST /wx/login with these headers and body bytes. */
 export function loginOutcomes(headers: ReadonlyMap<string, string>, body: Uint8Array | undefined, ctx: LoginContext): Outcome[] {
   const bytes = Buffer.from(body ?? new Uint8Array(0));
   const text = bytes.toString('utf8');

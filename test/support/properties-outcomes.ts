@@ -1,13 +1,14 @@
-// What the property tests may be answered (DESIGN.md §4's table, §7's token shape): the outcomes a
-// request can have, the check that an answer is one of them, and what holds for every answer.
+// What the property tests may be answered (the error table, README.md, "Errors"; the token shape,
+// SECURITY.md, "A forged token"): the outcomes a request can have, the check that an answer is one
+// of them, and what holds for every answer.
 import { expect } from 'chai';
 import { ErrorCode, errorStatus } from '../../src/index.js';
 import { INVALID_REQUEST, INVALID_TOKEN, expectErrorBody } from './wire.js';
 import { HANG_MS, type Answer } from './properties-http.js';
 
-/** DESIGN.md §4's table, from the package's exports. */
+/** The error table (README.md, "Errors"), from the package's exports. */
 export const TABLE: ReadonlyMap<string, number> = new Map(Object.values(ErrorCode).map((code) => [code, errorStatus[code]]));
-/** DESIGN.md §7: the token alphabet; longer than 512 or without a '.' is malformed too. */
+/** The token alphabet; longer than 512 or without a '.' is malformed too. */
 export const TOKEN_SHAPE = /^[A-Za-z0-9._~+/=-]+$/;
 export const TOKEN_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-';
 /** The default session lifetime, seconds. */

@@ -1,7 +1,8 @@
-// The fault matrix's bench for the session_key's APIs and the virtual payment (DESIGN.md §9): the
-// bench of wechat-faults.ts plus one more instance of the same server, an app of harness/apps.ts
-// with the player routes (harness/player-routes.ts) and the mock's `payment` settings, on the same
-// store, clock and mock. Used by test/faults-wechat-player-apis.test.ts and -payments.test.ts.
+// The fault matrix's bench for the session_key's APIs and the virtual payment (docs/payments.md):
+// the bench of wechat-faults.ts plus one more instance of the same server, an app of
+// harness/apps.ts with the player routes (harness/player-routes.ts) and the mock's `payment`
+// settings, on the same store, clock and mock. Used by test/faults-wechat-player-apis.test.ts and
+// -payments.test.ts.
 import { expect } from 'chai';
 import type { SessionRecord } from '../../src/index.js';
 import type { MockCall } from '../../src/testing/index.js';

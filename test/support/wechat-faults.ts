@@ -1,4 +1,4 @@
-// The WeChat half of the fault matrix (DESIGN.md §4 error table, §6, §7), shared by the
+// The WeChat half of the fault matrix (README.md, "Errors"), shared by the
 // test/faults-wechat-*.test.ts files: each file is one call the server makes to WeChat on a request
 // path, run through every adapter × every fault below (late, never, reset mid-body, HTTP 500 / 502 /
 // 503, truncated JSON, non-JSON, an unknown errcode).
@@ -47,7 +47,7 @@ export const FAULTS: ReadonlyArray<{ name: string; fault: MockFault; kind: Kind 
   { name: `an unknown errcode (${UNKNOWN_ERRCODE})`, fault: { errcode: UNKNOWN_ERRCODE }, kind: 'errcode' },
 ];
 
-/** DESIGN.md §4: what a call that does not fail open answers for each kind of fault. */
+/** The error table: what a call that does not fail open answers for each kind of fault. */
 export const UPSTREAM: Readonly<Record<Kind, { status: number; code: string }>> = {
   timeout: { status: 504, code: 'WX_UPSTREAM_TIMEOUT' },
   unreadable: { status: 502, code: 'WX_UPSTREAM_ERROR' },
@@ -156,7 +156,7 @@ export class WeChatFaultBench {
     if (!shared) return;
     const held = await this.#sharedTokens!.get(this.mock.appId);
     const current = this.mock.currentAccessToken();
-    // Sealed, as every token a store holds (DESIGN.md §8 "Nothing usable at rest").
+    // Sealed, as every token a store holds (SECURITY.md, "Store compromise").
     expect(held !== undefined && held.token !== current && !held.token.includes(current ?? '\u0000'), 'the shared cache holds the token sealed, not in clear').to.equal(true);
     expect(openSharedToken(held, this.mock.appId) === current, 'the renewed token is in the shared cache').to.equal(true);
   }

@@ -1,5 +1,6 @@
 // Type fixture (compiled by test/types.test.ts against the BUILT declarations, never run):
-// the session_key's further APIs and mini-game payments DESIGN.md §9 pins, and signPayment.
+// the session_key's further APIs and mini-game payments (docs/api.md, "The session"), and
+// signPayment.
 import { signPayment, type EncryptedDataCheck, type PaymentBalance, type PaymentOptions, type PayResult, type PhoneNumber, type PresentResult, type WxSession, type WxSessionCore, type WxSessionOptions } from 'wx-session';
 
 export const payment: PaymentOptions = { offerId: '1450000001', appKey: { production: 'p', sandbox: 's' }, env: 1 };

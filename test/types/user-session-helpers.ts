@@ -1,5 +1,5 @@
 // Type fixture (compiled by test/types.test.ts against the BUILT declarations, never run):
-// the session_key helpers DESIGN.md §3 pins on the session object.
+// the session_key helpers on the session object (docs/api.md, "The session").
 import type { InteractiveItem, StorageItem, WxSession } from 'wx-session';
 
 export async function useHelpers(session: WxSession): Promise<void> {
