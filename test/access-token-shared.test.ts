@@ -72,6 +72,24 @@ describe('access tokens: shared between instances through store.accessTokens (as
     expect(forceFlags(mock)).to.deep.equal([false]);
   });
 
+  it('a lock left behind (its holder lost its store in a failover) costs one wait, not one at each token expiry until it expires', async () => {
+    // The Cluster soak saw it: every expiry of the access token within the lock's 10 s stalled
+    // each instance's key checks for a WeChat call time (5.5 s there), and the players with them.
+    const [session] = await sessions(core, mock, 1, 'oShareH');
+    expect(await store.accessTokens.lock(mock.appId, 'fetch', 10_000)).to.be.a('function');
+    const first = Date.now();
+    expect(await session!.checkKey()).to.equal(true);
+    expect(Date.now() - first, 'the one wait: about one WeChat call').to.be.within(1400, 3000);
+    for (let expiry = 0; expiry < 3; expiry++) {
+      mock.expireAccessTokens();
+      mock.resetCalls();
+      const started = Date.now();
+      expect(await session!.checkKey()).to.equal(true);
+      expect(Date.now() - started, `ms after expiry ${expiry + 1}, the lock still held`).to.be.below(1000);
+      expect(forceFlags(mock), 'one plain fetch').to.deep.equal([false]);
+    }
+  });
+
   it('20 concurrent calls on a broken stable token force only once, and all succeed', async () => {
     const all = await sessions(core, mock, 20, 'oShareF');
     expect(await all[0]!.checkKey()).to.equal(true);
@@ -124,4 +142,32 @@ describe('access tokens: SharedTokenSource.renew() against lookups in flight', (
     expect(fetches, 'stable_token calls (force_refresh)').to.deep.equal([false]);
   });
 
+  it("a holder whose release failed (its store went down after its fetch) does not wait for its own lock at the next expiry", async () => {
+    let held: { token: string; until: number } | undefined;
+    let locked = false;
+    const cache: TokenCache = {
+      get: async () => held && { token: held.token, ttlMs: held.until - Date.now() },
+      set: async (_appId, token, ttlMs) => {
+        held = { token, until: Date.now() + ttlMs };
+      },
+      drop: async (_appId, token) => {
+        if (held?.token === token) held = undefined;
+      },
+      // The lock is taken once and never released: the release fails, as in a failover.
+      lock: async () => {
+        if (locked) return undefined;
+        locked = true;
+        return async () => {
+          throw new Error('CLUSTERDOWN The cluster is down');
+        };
+      },
+    };
+    let n = 0;
+    const fetchToken = async () => ({ token: `T${++n}`, expiresIn: 7200 });
+    const source = new SharedTokenSource({ fetchToken, cache, appId: 'wxApp', lockMs: 10_000, waitMs: 1500 });
+    expect(await source.get()).to.equal('T1');
+    const started = Date.now();
+    expect(await source.renew('T1'), 'renew() after WeChat refused T1').to.equal('T2');
+    expect(Date.now() - started, 'ms: no wait of 1500 ms for its own lock').to.be.below(1000);
+  });
 });

@@ -78,6 +78,13 @@ export class SharedTokenSource implements AccessTokenSource {
    * refused token (force_refresh, which invalidates the token the other instances just fetched).
    */
   readonly #refused: string[] = [];
+  /**
+   * Until then (Date.now), a fetch lock found held is taken for one left behind: its holder's
+   * token never came (its store write failed, or its release did, in a failover), so the lock
+   * will sit until it expires. Waiting for it again at each token expiry would stall every
+   * request for a WeChat call time each time; fetching on our own only costs a call.
+   */
+  #staleLockUntil = 0;
 
   constructor(options: SharedTokenOptions) {
     this.#fetch = options.fetchToken;
@@ -170,20 +177,29 @@ export class SharedTokenSource implements AccessTokenSource {
       }
       if (shared && shared.ttlMs > 0) return this.#hold(shared);
       if (release) return this.#fetchHolding(release);
-      // The holder should have stored a token within one WeChat call: fetch on our own.
-      if (Date.now() > deadline) return this.#keep(await this.#fetch(false));
+      if (Date.now() < this.#staleLockUntil) return this.#keep(await this.#fetch(false));
+      // The holder should have stored a token within one WeChat call: fetch on our own, and wait
+      // no more for a lock that may be this one, left behind.
+      if (Date.now() > deadline) {
+        this.#staleLockUntil = Date.now() + this.#lockMs;
+        return this.#keep(await this.#fetch(false));
+      }
       await sleep(50);
     }
   }
 
   /** With the fetch lock held: another instance may have stored a token between our lookup and our lock. */
   async #fetchHolding(release: () => Promise<void>): Promise<string> {
+    this.#staleLockUntil = 0; // the lock was free: none is left behind
     try {
       const again = await this.#shared().catch(() => undefined);
       if (again && again.ttlMs > 0) return this.#hold(again);
       return await this.#keep(await this.#fetch(false));
     } finally {
-      await release().catch(() => {});
+      // A release that failed leaves our lock until it expires: do not wait for it ourselves.
+      await release().catch(() => {
+        this.#staleLockUntil = Date.now() + this.#lockMs;
+      });
     }
   }
 }
