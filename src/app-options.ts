@@ -2,6 +2,7 @@
 // (`appId`, `appSecret`, `platform?`, `apiBase?`, `payment?`) or several in `apps`, each checked
 // once, at construction, with a TypeError that names the field (never its value when it is a
 // secret).
+import { nonEmpty } from './errors.js';
 import type { AppOptions, Logger, PaymentOptions, PlatformName, ResolvedPayment, WxSessionCoreOptions } from './options.js';
 
 /** Each platform's API base. */
@@ -28,8 +29,6 @@ export interface ResolvedApp {
 export function fail(message: string): never {
   throw new TypeError(`wx-session: ${message}`);
 }
-
-export const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 /** `where` prefixes the field names of the messages: '' at the top level, 'apps[1].' in `apps`. */
 export function resolvePayment(payment: PaymentOptions | undefined, where = ''): ResolvedPayment | undefined {

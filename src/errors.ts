@@ -3,6 +3,9 @@
 /** Whether a code, token or appId counts as not given: undefined, null or ''. */
 export const absent = (value: unknown): value is undefined | null | '' => value === undefined || value === null || value === '';
 
+/** A string with at least one character (an input or a field of an answer that must be given). */
+export const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
+
 /** Every error the package reports; keys equal values, so `ErrorCode.X === 'X'`. */
 export const ErrorCode = Object.freeze({
   WX_CODE_MISSING: 'WX_CODE_MISSING',

@@ -7,7 +7,7 @@
 // session.setUserStorage() are what make it use a token.
 import { expect } from 'chai';
 import type { WxSessionCore } from '../src/index.js';
-import { cacheLifetime } from '../src/wechat/access-token.js';
+import { cacheLifetime, tokenIn } from '../src/wechat/access-token.js';
 import { startMockWeChat, type MockWeChat } from '../src/testing/index.js';
 import { coreFor } from './support/keys-app.js';
 import { rejectionOf } from './support/keys.js';
@@ -32,6 +32,28 @@ describe('access tokens: cacheLifetime', () => {
       expect(life, `expires_in ${seconds}`).to.be.greaterThan(0);
       expect(life, `expires_in ${seconds}`).to.be.at.most(seconds * 1000);
       if (seconds >= 600) expect(life, `expires_in ${seconds}`).to.equal(seconds * 1000 - 300_000);
+    }
+  });
+});
+
+describe('tokenIn: the token in a token answer (WeChat, QQ, Douyin under data)', () => {
+  it('takes a non-empty access_token and a positive expires_in', () => {
+    expect(tokenIn({ access_token: 'T', expires_in: 7200 }, 'stable_token', '/cgi-bin/stable_token')).to.deep.equal({ token: 'T', expiresIn: 7200 });
+  });
+
+  it('anything else is WX_UPSTREAM_ERROR naming the call and its endpoint, without errcode', () => {
+    const unusable = [undefined, null, {}, { access_token: '', expires_in: 7200 }, { access_token: 5, expires_in: 7200 }, { access_token: 'T' }, { access_token: 'T', expires_in: 0 }, { access_token: 'T', expires_in: '7200' }];
+    for (const fields of unusable) {
+      let thrown: unknown;
+      try {
+        tokenIn(fields, 'getToken', '/api/getToken');
+      } catch (error) {
+        thrown = error;
+      }
+      const error = expectWxError(thrown, 'WX_UPSTREAM_ERROR');
+      expect(error.message, JSON.stringify(fields)).to.equal('getToken answered without access_token or expires_in');
+      expect(error.errcode).to.equal(undefined);
+      expect(error.endpoint).to.equal('/api/getToken');
     }
   });
 });

@@ -7,8 +7,8 @@
 // retried once); anything else, or an answer that says neither, WX_UPSTREAM_ERROR.
 import { signPayload } from '../crypto.js';
 import { withSetupHint } from '../diagnostics.js';
-import { WxSessionError, type ErrorCode } from '../errors.js';
-import type { FetchedToken } from '../wechat/access-token.js';
+import { nonEmpty, WxSessionError, type ErrorCode } from '../errors.js';
+import { tokenIn, type FetchedToken } from '../wechat/access-token.js';
 import { retryBusy, type KeyState, type TokenDialect, type WeChatApi } from '../wechat/api.js';
 import { asLoginError, BUSY, messageOf } from '../wechat/errcodes.js';
 import { sourceOf, type WeChatAnswer, type WeChatRequest } from '../wechat/http.js';
@@ -80,8 +80,6 @@ function unreadable(operation: string, endpoint: string, missing: string): WxSes
   return withSetupHint(new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `${operation} answered without ${missing}` }), null);
 }
 
-const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
 /** `POST stable_token`: `{err_no, data: {access_token, expires_in}}`; it invalidates no other token. */
 async function fetchDouyinToken(
   call: (request: WeChatRequest) => Promise<WeChatAnswer>,
@@ -92,11 +90,7 @@ async function fetchDouyinToken(
   const body = JSON.stringify({ appid: appId, secret: appSecret, grant_type: 'client_credential', force_refresh: forceRefresh });
   const request: WeChatRequest = { method: 'POST', path: `${BASE}/stable_token`, query: {}, body };
   const answer = expectOk(await call(request), request, 'stable_token');
-  const data = answer.data as Record<string, unknown> | null | undefined;
-  const token = data?.access_token;
-  const expiresIn = data?.expires_in;
-  if (!nonEmpty(token) || typeof expiresIn !== 'number' || !(expiresIn > 0)) throw unreadable('stable_token', request.path, 'access_token or expires_in');
-  return { token, expiresIn };
+  return tokenIn(answer.data as Record<string, unknown> | null | undefined, 'stable_token', request.path);
 }
 
 /** Douyin's tokens: stable_token; 28001003 (either dialect) refuses a token. */

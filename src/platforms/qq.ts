@@ -4,7 +4,7 @@
 // key reset, no interactive data: those reject WX_BAD_REQUEST, and key checks are off.
 import { withSetupHint } from '../diagnostics.js';
 import { WxSessionError } from '../errors.js';
-import type { FetchedToken } from '../wechat/access-token.js';
+import { tokenIn, type FetchedToken } from '../wechat/access-token.js';
 import { WECHAT_TOKENS, type KeyState, type TokenDialect, type WeChatApi } from '../wechat/api.js';
 import { errcodeError } from '../wechat/errcodes.js';
 import { sourceOf, type WeChatAnswer, type WeChatRequest } from '../wechat/http.js';
@@ -33,11 +33,7 @@ async function fetchQqToken(call: (request: WeChatRequest) => Promise<WeChatAnsw
     throw withSetupHint(error, "QQ refused the AppSecret (40001 from getToken): check the app's appSecret");
   }
   if (errcode !== 0) throw errcodeError(errcode, 'getToken', sourceOf(answer, request), 'QQ');
-  const { access_token: token, expires_in: expiresIn } = answer;
-  if (typeof token !== 'string' || token.length === 0 || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint: request.path, message: 'getToken answered without access_token or expires_in' });
-  }
-  return { token, expiresIn };
+  return tokenIn(answer, 'getToken', request.path);
 }
 
 /** QQ's tokens: getToken (no force mode: every fetch is a new token); refused as on WeChat. */

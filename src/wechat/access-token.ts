@@ -52,9 +52,18 @@ export async function fetchStableToken(
   const answer = await call(request);
   const errcode = answer.errcode ?? 0;
   if (errcode !== 0) throw errcodeError(errcode, 'stable_token', sourceOf(answer, request));
-  const { access_token: token, expires_in: expiresIn } = answer;
+  return tokenIn(answer, 'stable_token', request.path);
+}
+
+/**
+ * The token in a token answer's `access_token` and `expires_in` (WeChat's and QQ's at the top
+ * level, Douyin's under `data`); WX_UPSTREAM_ERROR when either is missing or unusable.
+ */
+export function tokenIn(fields: Record<string, unknown> | null | undefined, operation: string, endpoint: string): FetchedToken {
+  const token = fields?.access_token;
+  const expiresIn = fields?.expires_in;
   if (typeof token !== 'string' || token.length === 0 || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint: request.path, message: 'stable_token answered without access_token or expires_in' });
+    throw new WxSessionError('WX_UPSTREAM_ERROR', { endpoint, message: `${operation} answered without access_token or expires_in` });
   }
   return { token, expiresIn };
 }

@@ -5,7 +5,7 @@
 // retried) and, except the key reset, the -1 retry of api.ts (retryBusy).
 import { createHash } from 'node:crypto';
 import { signPayload } from '../crypto.js';
-import { WxSessionError } from '../errors.js';
+import { nonEmpty, WxSessionError } from '../errors.js';
 import { retryBusy, type WeChatApi } from './api.js';
 import { errcodeError } from './errcodes.js';
 import { sourceOf, type WeChatAnswer, type WeChatRequest } from './http.js';
@@ -46,8 +46,6 @@ function bad(message: string): never {
   throw new WxSessionError('WX_BAD_REQUEST', { message });
 }
 
-const isNonEmpty = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
-
 /** The answer, or the error its errcode stands for. */
 function expectOk(answer: WeChatAnswer, request: WeChatRequest, operation: string): WeChatAnswer {
   const errcode = answer.errcode ?? 0;
@@ -80,15 +78,15 @@ export async function resetSessionKey(api: WeChatApi, openid: string, sessionKey
     query: { access_token: accessToken, openid, signature, sig_method: 'hmac_sha256' },
   });
   const answer = expectOk(await api.callWithToken(build), build(''), 'resetUserSessionKey');
-  if (!isNonEmpty(answer.session_key)) throw unreadable('resetUserSessionKey', path);
+  if (!nonEmpty(answer.session_key)) throw unreadable('resetUserSessionKey', path);
   return answer.session_key;
 }
 
 /** A phone-number code (from the button's bindgetphonenumber), checked before it is sent. */
 export function checkPhoneCode(code: unknown, openid?: unknown): string {
-  if (!isNonEmpty(code)) bad('the phone-number code must be a non-empty string');
+  if (!nonEmpty(code)) bad('the phone-number code must be a non-empty string');
   if (code.length > MAX_PHONE_CODE_LENGTH) bad(`the phone-number code is longer than ${MAX_PHONE_CODE_LENGTH} characters`);
-  if (openid !== undefined && !isNonEmpty(openid)) bad('openid must be a non-empty string');
+  if (openid !== undefined && !nonEmpty(openid)) bad('openid must be a non-empty string');
   return code;
 }
 
@@ -99,7 +97,7 @@ export async function getPhoneNumber(api: WeChatApi, code: string, openid: strin
   const info = answer.phone_info as Record<string, unknown> | undefined;
   const { phoneNumber, purePhoneNumber, countryCode } = info ?? {};
   // The docs type countryCode a string, their example shows the number 86.
-  if (!isNonEmpty(phoneNumber) || !isNonEmpty(purePhoneNumber) || (typeof countryCode !== 'string' && typeof countryCode !== 'number')) {
+  if (!nonEmpty(phoneNumber) || !nonEmpty(purePhoneNumber) || (typeof countryCode !== 'string' && typeof countryCode !== 'number')) {
     throw unreadable('getPhoneNumber', path);
   }
   return { phoneNumber, purePhoneNumber, countryCode: String(countryCode) };
@@ -110,7 +108,7 @@ export function riskRankBody(appId: string, openid: string, input: RiskRankInput
   if (input === null || typeof input !== 'object') bad('riskRank takes { scene, clientIp, ... }');
   const { scene, clientIp, mobileNo, emailAddress, extendedInfo, isTest } = input;
   if (typeof scene !== 'number' || !Number.isSafeInteger(scene) || scene < 0) bad('scene must be an integer >= 0');
-  if (!isNonEmpty(clientIp)) bad('clientIp must be a non-empty string');
+  if (!nonEmpty(clientIp)) bad('clientIp must be a non-empty string');
   const body: Record<string, unknown> = { appid: appId, openid, scene, client_ip: clientIp };
   for (const [field, value, name] of [['mobile_no', mobileNo, 'mobileNo'], ['email_address', emailAddress, 'emailAddress'], ['extended_info', extendedInfo, 'extendedInfo']] as const) {
     if (value === undefined) continue;
@@ -134,7 +132,7 @@ export async function getRiskRank(api: WeChatApi, body: Record<string, unknown>)
 
 /** checkencryptedmsg over hex(sha256(encryptedData as given)). */
 export async function checkEncryptedMsg(api: WeChatApi, encryptedData: unknown): Promise<EncryptedDataCheck> {
-  if (!isNonEmpty(encryptedData)) bad('encryptedData must be a non-empty string');
+  if (!nonEmpty(encryptedData)) bad('encryptedData must be a non-empty string');
   const path = '/wxa/business/checkencryptedmsg';
   const hash = createHash('sha256').update(encryptedData, 'utf8').digest('hex');
   let answer: WeChatAnswer;
